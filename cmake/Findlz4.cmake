@@ -1,0 +1,20 @@
+# Finds liblz4 and defines the imported target lz4::lz4 (the name Conan's CMakeDeps uses).
+# Tries pkg-config first, then a plain search.
+if(TARGET lz4::lz4)
+  set(lz4_FOUND TRUE)
+  return()
+endif()
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(PC_LZ4 QUIET liblz4)
+endif()
+find_path(LZ4_INCLUDE_DIR lz4.h HINTS ${PC_LZ4_INCLUDE_DIRS})
+find_library(LZ4_LIBRARY NAMES lz4 liblz4 HINTS ${PC_LZ4_LIBRARY_DIRS})
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(lz4 REQUIRED_VARS LZ4_LIBRARY LZ4_INCLUDE_DIR VERSION_VAR PC_LZ4_VERSION)
+if(lz4_FOUND AND NOT TARGET lz4::lz4)
+  add_library(lz4::lz4 UNKNOWN IMPORTED)
+  set_target_properties(lz4::lz4 PROPERTIES IMPORTED_LOCATION "${LZ4_LIBRARY}"
+                                            INTERFACE_INCLUDE_DIRECTORIES "${LZ4_INCLUDE_DIR}")
+endif()
+mark_as_advanced(LZ4_INCLUDE_DIR LZ4_LIBRARY)

@@ -1,0 +1,20 @@
+# Finds libzstd and defines the imported target zstd::libzstd.
+# Tries pkg-config first, then a plain search.
+if(TARGET zstd::libzstd)
+  set(zstd_FOUND TRUE)
+  return()
+endif()
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(PC_ZSTD QUIET libzstd)
+endif()
+find_path(ZSTD_INCLUDE_DIR zstd.h HINTS ${PC_ZSTD_INCLUDE_DIRS})
+find_library(ZSTD_LIBRARY NAMES zstd libzstd HINTS ${PC_ZSTD_LIBRARY_DIRS})
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(zstd REQUIRED_VARS ZSTD_LIBRARY ZSTD_INCLUDE_DIR VERSION_VAR PC_ZSTD_VERSION)
+if(zstd_FOUND AND NOT TARGET zstd::libzstd)
+  add_library(zstd::libzstd UNKNOWN IMPORTED)
+  set_target_properties(zstd::libzstd PROPERTIES IMPORTED_LOCATION "${ZSTD_LIBRARY}"
+                                                 INTERFACE_INCLUDE_DIRECTORIES "${ZSTD_INCLUDE_DIR}")
+endif()
+mark_as_advanced(ZSTD_INCLUDE_DIR ZSTD_LIBRARY)

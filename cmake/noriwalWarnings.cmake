@@ -1,0 +1,13 @@
+# Warning and sanitizer flags, applied per target with noriwal_set_warnings(target).
+function(noriwal_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(NORIWAL_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+if(NORIWAL_SANITIZE)
+  string(REPLACE ";" "," _noriwal_san "${NORIWAL_SANITIZE}")
+  add_compile_options(-fsanitize=${_noriwal_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_noriwal_san})
+endif()

@@ -1,0 +1,104 @@
+// Configuration of a wal. Every field has a safe default; validate() names the field and the
+// allowed range of anything out of bounds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <noriwal/record.hpp>
+
+namespace noriwal {
+
+class file_system;
+class meter;
+
+/// When appends are made durable. See doc/durability.md for the exact contract.
+class fsync_policy {
+public:
+    enum class kind : std::uint8_t { always, batch, os };
+
+    /// Every append completes only after an fdatasync that covers it (shared by concurrent
+    /// appenders: group commit).
+    static constexpr fsync_policy always() noexcept { return {kind::always, {}}; }
+    /// Appends complete once written to the OS; a timer fdatasyncs every record at most
+    /// `window` after its append completed, even if no further append comes.
+    static constexpr fsync_policy batch(std::chrono::microseconds window) noexcept {
+        return {kind::batch, window};
+    }
+    /// Appends complete once written to the OS; fdatasync only on async_sync, rotation of a
+    /// durable append (durability::sync) and close.
+    static constexpr fsync_policy os() noexcept { return {kind::os, {}}; }
+
+    constexpr kind policy() const noexcept { return kind_; }
+    constexpr std::chrono::microseconds window() const noexcept { return window_; }
+    friend constexpr bool operator==(const fsync_policy&, const fsync_policy&) = default;
+
+private:
+    constexpr fsync_policy(kind k, std::chrono::microseconds w) noexcept : kind_(k), window_(w) {}
+    kind kind_;
+    std::chrono::microseconds window_;
+};
+
+/// What recovery does with damage (the names and meanings of RocksDB's WAL recovery modes).
+enum class recovery_mode : std::uint8_t {
+    /// A torn tail of unsynced writes is cut off; damage that durable records follow is an
+    /// error (errc::corrupted).
+    tolerate_corrupted_tail,
+    /// Any damage, even a torn tail, is an error. Only a clean end is accepted.
+    absolute_consistency,
+    /// The log ends at the first damage, wherever it is; everything after it is cut off.
+    point_in_time,
+    /// Damaged records are skipped and every valid record after them is kept (salvage):
+    /// LSNs may then have gaps, which recovery_info lists.
+    skip_corrupted,
+};
+
+/// How the next segment file is prepared before it is needed.
+enum class preallocation : std::uint8_t {
+    zero_fill,  ///< written with zeros and fdatasync'd ahead of need (fastest fdatasync)
+    fallocate,  ///< space reserved with fallocate (unwritten extents)
+    none,       ///< the file grows as records are appended
+};
+
+struct wal_config {
+    /// Directory of the log; created if missing (unless read_only).
+    std::filesystem::path dir;
+    /// A segment is sealed and the next one started when the next write would exceed this.
+    std::uint64_t max_segment_size = 128ull << 20;
+    /// A segment is also sealed once it is this old (zero: no age limit).
+    std::chrono::milliseconds max_segment_age{0};
+    /// Largest record (key + value as stored + metadata) accepted; larger is
+    /// errc::record_too_large. An atomic batch must fit in one segment.
+    std::uint32_t max_record_size = 64u << 20;
+    fsync_policy fsync = fsync_policy::batch(std::chrono::milliseconds(5));
+    recovery_mode recovery = recovery_mode::tolerate_corrupted_tail;
+    preallocation prealloc = preallocation::zero_fill;
+    /// Reuse deleted segments as the next segment instead of unlinking them.
+    bool recycle_segments = false;
+    /// Compression used when a record does not choose one.
+    compression default_compression = compression::none;
+    /// Values shorter than this are never compressed by default_compression.
+    std::uint32_t compression_min_size = 256;
+    int zstd_level = 3;
+    /// Written into every segment header (identifies the writer, as in nori-wal).
+    std::uint64_t node_id = 0;
+    /// Sealed segments whose newest record is older than this are deleted (zero: keep all).
+    std::chrono::milliseconds retention{0};
+    /// Keep an in-memory index from key to positions (keys(), records_for(), latest()).
+    bool index_keys = false;
+    /// Open without writing anything: no lock, no recovery truncation, no appends.
+    bool read_only = false;
+    /// File access; null means the real (POSIX) file system.
+    std::shared_ptr<file_system> fs;
+    /// Observability hooks; null means none.
+    std::shared_ptr<noriwal::meter> metrics;
+};
+
+/// Checks every field. Returns an empty string when the configuration is valid, otherwise
+/// one line naming the field, its value and the allowed range.
+std::string validate(const wal_config& cfg);
+
+}  // namespace noriwal

@@ -1,0 +1,50 @@
+// What recovery found when a log was opened.
+#pragma once
+
+#include <noriwal/position.hpp>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace noriwal {
+
+/// The kinds of damage recovery can find. See doc/durability.md.
+enum class damage_kind : std::uint8_t {
+    torn_record,          ///< a record cut short by the end of the file or written region
+    bad_checksum,         ///< a record whose header or payload CRC32C does not match
+    bad_length,           ///< a record length beyond max_record_size or the segment
+    stale_record,         ///< bytes of an older record (recycled segment), not of this log
+    lsn_gap,              ///< a valid record whose LSN does not follow its predecessor
+    incomplete_batch,     ///< the first records of an atomic batch without its last one
+    bad_segment_header,   ///< a segment header that fails its CRC or names another segment
+    missing_segment,      ///< a segment id missing between two present segments
+    unsupported_version,  ///< a segment written by an unknown major format version
+    garbage_after_end,    ///< non-zero bytes after the clean end of the last segment
+};
+
+std::string_view to_string(damage_kind) noexcept;
+
+/// One place where recovery found damage.
+struct damage {
+    std::uint64_t segment_id = 0;
+    std::uint64_t offset = 0;  ///< byte offset in the segment file where the damage starts
+    std::uint64_t length = 0;  ///< bytes judged damaged (or removed), 0 if unknown
+    damage_kind kind{};
+    /// True when valid records that were already durable follow the damage (the damage is
+    /// in the middle of the log); false for a torn tail of unsynced writes.
+    bool mid_log = false;
+};
+
+struct recovery_info {
+    std::uint64_t valid_records = 0;
+    std::uint64_t segments_scanned = 0;
+    std::uint64_t bytes_truncated = 0;
+    lsn_t first_lsn = 0;  ///< 0 when the log is empty
+    lsn_t last_lsn = 0;   ///< 0 when the log is empty
+    position last_valid{};
+    bool corruption_detected = false;
+    std::vector<damage> damages;
+};
+
+}  // namespace noriwal
