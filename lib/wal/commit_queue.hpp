@@ -116,6 +116,22 @@ public:
         waiters_.clear();
     }
 
+    /// The log was cut back (truncate_after) while no round was in flight: the watermarks are
+    /// now `durable` <= `written`. Waiters at or below `durable` complete without error, the
+    /// others (their records are gone) with errc::truncated.
+    void rebase(lsn_t durable, lsn_t written, std::vector<completion>& done) {
+        durable_ = durable;
+        written_ = std::max(durable, written);
+        demand_ = std::min(demand_, written_);
+        unsynced_appends_ = 0;
+        if (written_ <= durable_) oldest_unsynced_.reset();
+        for (auto& w : waiters_) {
+            done.push_back({std::move(w.waiter),
+                            w.lsn <= durable_ ? std::error_code{} : make_error_code(errc::truncated)});
+        }
+        waiters_.clear();
+    }
+
     /// Under fsync_policy::batch: the time by which an fdatasync round must start so that the
     /// oldest write no round covers yet is synced within the window. Empty when nothing is due.
     std::optional<clock::time_point> sync_deadline() const noexcept {

@@ -154,4 +154,21 @@ BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
     BOOST_TEST(!q.sync_due());
 }
 
+BOOST_AUTO_TEST_CASE(truncation_completes_waiters_below_it_and_fails_those_above) {
+    queue q(fsync_policy::always());
+    q.on_written(6, 6, t0);
+    q.wait(2, 2);
+    q.wait(6, 6);
+    std::vector<queue::completion> done;
+    q.rebase(3, 3, done);  // truncate_after(3): everything up to 3 is durable, the rest is gone
+    BOOST_TEST_REQUIRE(done.size() == 2u);
+    BOOST_TEST(!done[0].ec);
+    BOOST_TEST((done[1].ec == errc::truncated));
+    BOOST_TEST(q.durable() == 3u);
+    BOOST_TEST(q.written() == 3u);
+    BOOST_TEST(!q.sync_due());
+    q.on_written(4, 1, t0);  // the next append gets 4 again
+    BOOST_TEST((q.wait(4, 4) == wait_result::queued));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
