@@ -228,6 +228,15 @@ private:
     struct segment;  // one segment's state (defined in segment_log.cpp)
 
     segment_log();
+    std::error_code check_writable() const;
+    std::error_code poison(std::error_code ec);
+    std::error_code write_header(file& f, const segment& s);
+    spare_request next_spare_request();
+    std::error_code activate(std::uint64_t id);
+    std::error_code rotate_now();
+    std::error_code drop_oldest();
+    std::error_code sync_directory_now();
+    void forget_skipped_before(lsn_t lsn);
 
     wal_config cfg_;
     std::shared_ptr<file_system> fs_;
