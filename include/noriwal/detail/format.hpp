@@ -45,13 +45,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 namespace noriwal::detail {
 
 inline constexpr std::byte segment_magic[8] = {std::byte{'N'}, std::byte{'O'}, std::byte{'R'}, std::byte{'I'},
-                                                std::byte{'W'}, std::byte{'A'}, std::byte{'L'}, std::byte{0}};
+                                               std::byte{'W'}, std::byte{'A'}, std::byte{'L'}, std::byte{0}};
 inline constexpr std::size_t segment_header_size = 64;
 inline constexpr std::size_t record_header_size = 32;
 inline constexpr std::size_t record_alignment = 8;
@@ -131,6 +133,9 @@ struct encoded_record {
 /// Encodes `r` (compressing its value if asked and if it shrinks; expiry = now + ttl).
 /// errc::record_too_large if the body would exceed opts.max_record_size. Reuses out's buffer.
 std::error_code encode_record(const record& r, const encode_options& opts, encoded_record& out);
+/// The same with the clock given: expiry = now_ns + ttl (for deterministic tests and vectors).
+std::error_code encode_record(const record& r, const encode_options& opts, std::uint64_t now_ns,
+                              encoded_record& out);
 
 /// Fills in lsn, type, synced_gap and header_crc of an encoded record's header.
 /// `durable_lsn` is the durable watermark at framing time.
@@ -165,13 +170,13 @@ struct record_view {
 /// What decode_record found at an offset. Every value but `ok` names a kind of damage or end.
 enum class decode_status : std::uint8_t {
     ok,
-    zero,           ///< the 32 header bytes are all zero: the clean end of a preallocated segment
-    short_header,   ///< fewer than 32 bytes remain
-    bad_header_crc, ///< the header fails its CRC (damage, garbage, or another segment's record)
-    bad_header,     ///< the CRC holds but a field is impossible (type 0, unknown flags, key_len > body_len)
-    bad_length,     ///< body_len exceeds max_record_size or the bytes that remain in the segment
-    short_body,     ///< the body runs past the bytes available (a torn write)
-    bad_payload_crc,///< the header is fine but the body is damaged (or torn)
+    zero,             ///< the 32 header bytes are all zero: the clean end of a preallocated segment
+    short_header,     ///< fewer than 32 bytes remain
+    bad_header_crc,   ///< the header fails its CRC (damage, garbage, or another segment's record)
+    bad_header,       ///< the CRC holds but a field is impossible (type 0, unknown flags, key_len > body_len)
+    bad_length,       ///< body_len exceeds max_record_size (no writer with this limit framed it)
+    short_body,       ///< the record (body and padding) runs past the bytes available (a torn write)
+    bad_payload_crc,  ///< the header is fine but the body is damaged (or torn)
 };
 
 /// Decodes the record at the start of `bytes`, which holds what remains of segment
