@@ -134,7 +134,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         bool is_dir = false;
         if (auto ec = fs.is_directory(dir, is_dir); ec || !is_dir) {
             why = "log directory " + dir.string() + " does not exist (a read-only open never creates it)";
-            return ec ? ec : make_error_code(errc::not_found);
+            return errc::not_found;
         }
     } else {
         if (auto ec = fs.create_directories(dir)) {
