@@ -189,8 +189,11 @@ void update_maps(inode& node, std::uint64_t from, std::uint64_t to) {
         if (!r) continue;
         auto& bytes = r->bytes();
         const auto end = std::min<std::uint64_t>(to, bytes.size());
+        // Only changed bytes are stored, so that a reader reading unchanged ones concurrently
+        // (a cache drop rewrites the whole range) is not racing with this writer.
         for (std::uint64_t i = from; i < end; ++i) {
-            bytes[i] = i < node.current.size() ? node.current[i] : std::byte{0};
+            const std::byte b = i < node.current.size() ? node.current[i] : std::byte{0};
+            if (bytes[i] != b) bytes[i] = b;
         }
     }
 }
