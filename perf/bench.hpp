@@ -31,6 +31,7 @@
 // baseline too (before it) and reports the ratio of the chosen rate (records/s by default).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -69,11 +70,15 @@ private:
 };
 
 /// Per-operation latencies, in nanoseconds. reserve() before the timed loop: add() never
-/// allocates while there is room (further samples beyond the reserved room are dropped and
-/// counted, never allocated for).
+/// allocates (samples beyond the reserved room are dropped and counted).
 class latency_samples {
 public:
-    void reserve(std::size_t n) { samples_.reserve(n); }
+    /// Room for n samples, at most 16 Mi of them (128 MiB): a huge --records drops the
+    /// samples past that (reported as latency_samples_dropped) rather than allocate without bound.
+    void reserve(std::uint64_t n) {
+        samples_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, max_samples)));
+    }
+    static constexpr std::uint64_t max_samples = std::uint64_t{1} << 24;
     void add(std::chrono::nanoseconds d) noexcept {
         if (samples_.size() < samples_.capacity()) {
             samples_.push_back(d.count());
