@@ -49,6 +49,8 @@ constexpr std::array<byte_table, 8> make_slicing_tables() {
 }
 constexpr auto slicing = make_slicing_tables();
 
+std::uint16_t load_u16(const unsigned char* p) noexcept { return boost::endian::load_little_u16(p); }
+
 std::uint32_t load_u32(const unsigned char* p) noexcept { return boost::endian::load_little_u32(p); }
 
 std::uint64_t load_u64(const unsigned char* p) noexcept { return boost::endian::load_little_u64(p); }
@@ -119,9 +121,10 @@ constexpr shift_tables tiny_shift = make_shift_tables(tiny_block);
 
 // ------------------------------------------------------------------------ hardware
 
-// The hardware loop, written once for any CPU instruction set. Ops provides step8 and step64
-// (one CRC instruction each); they carry the target attribute and are inlined into the
-// attributed entry point of each instruction set, which is where this template is expanded.
+// The hardware loop, written once for any instruction set. Ops provides step8, step16, step32
+// and step64 (one CRC instruction each, consuming that many bits); they carry the target
+// attribute and are inlined into the attributed entry point of each instruction set, which is
+// where this template is expanded.
 template <class Ops, std::size_t block>
 [[gnu::always_inline]] inline std::uint32_t three_streams(std::uint32_t c, const unsigned char* p,
                                                           const shift_tables& t) noexcept {
@@ -140,9 +143,14 @@ template <class Ops, std::size_t block>
 template <class Ops>
 [[gnu::always_inline]] inline std::uint32_t register_hardware(std::uint32_t c, const unsigned char* p,
                                                               std::size_t n) noexcept {
-    // Single bytes up to an 8-byte boundary, so that the wide loads never straddle a line
-    // needlessly.
-    for (; n > 0 && (reinterpret_cast<std::uintptr_t>(p) & 7u) != 0; ++p, --n) c = Ops::step8(c, *p);
+    // Every step waits for the previous one, so the head and the tail are done in at most
+    // three steps each (1, 2 and 4 bytes) rather than byte by byte. The head brings p to an
+    // 8-byte boundary, so that no wide load straddles a cache line.
+    if (n >= 8) {
+        if (reinterpret_cast<std::uintptr_t>(p) & 1u) c = Ops::step8(c, *p), p += 1, n -= 1;
+        if (reinterpret_cast<std::uintptr_t>(p) & 2u) c = Ops::step16(c, load_u16(p)), p += 2, n -= 2;
+        if (reinterpret_cast<std::uintptr_t>(p) & 4u) c = Ops::step32(c, load_u32(p)), p += 4, n -= 4;
+    }
     for (; n >= 3 * long_block; p += 3 * long_block, n -= 3 * long_block)
         c = three_streams<Ops, long_block>(c, p, long_shift);
     for (; n >= 3 * short_block; p += 3 * short_block, n -= 3 * short_block)
@@ -150,15 +158,23 @@ template <class Ops>
     for (; n >= 3 * tiny_block; p += 3 * tiny_block, n -= 3 * tiny_block)
         c = three_streams<Ops, tiny_block>(c, p, tiny_shift);
     for (; n >= 8; p += 8, n -= 8) c = static_cast<std::uint32_t>(Ops::step64(c, load_u64(p)));
-    for (; n > 0; ++p, --n) c = Ops::step8(c, *p);
+    if (n & 4u) c = Ops::step32(c, load_u32(p)), p += 4;
+    if (n & 2u) c = Ops::step16(c, load_u16(p)), p += 2;
+    if (n & 1u) c = Ops::step8(c, *p);
     return c;
 }
 
 #if defined(__x86_64__)
 
 struct sse42_ops {
-    [[gnu::target("sse4.2")]] static inline std::uint32_t step8(std::uint32_t c, unsigned char v) noexcept {
+    [[gnu::target("sse4.2")]] static inline std::uint32_t step8(std::uint32_t c, std::uint8_t v) noexcept {
         return _mm_crc32_u8(c, v);
+    }
+    [[gnu::target("sse4.2")]] static inline std::uint32_t step16(std::uint32_t c, std::uint16_t v) noexcept {
+        return _mm_crc32_u16(c, v);
+    }
+    [[gnu::target("sse4.2")]] static inline std::uint32_t step32(std::uint32_t c, std::uint32_t v) noexcept {
+        return _mm_crc32_u32(c, v);
     }
     [[gnu::target("sse4.2")]] static inline std::uint64_t step64(std::uint64_t c, std::uint64_t v) noexcept {
         return _mm_crc32_u64(c, v);
@@ -176,20 +192,24 @@ struct sse42_ops {
 // enable it; Clang spells it "crc", and older Clang only offers its own builtins there.
 #if defined(__clang__)
 #define NORIWAL_TARGET_CRC gnu::target("crc")
-#define NORIWAL_CRC32CB __builtin_arm_crc32cb
-#define NORIWAL_CRC32CD __builtin_arm_crc32cd
+#define NORIWAL_CRC32C(w) __builtin_arm_crc32c##w
 #else
 #define NORIWAL_TARGET_CRC gnu::target("+crc")
-#define NORIWAL_CRC32CB __crc32cb
-#define NORIWAL_CRC32CD __crc32cd
+#define NORIWAL_CRC32C(w) __crc32c##w
 #endif
 
 struct armv8_ops {
-    [[NORIWAL_TARGET_CRC]] static inline std::uint32_t step8(std::uint32_t c, unsigned char v) noexcept {
-        return NORIWAL_CRC32CB(c, v);
+    [[NORIWAL_TARGET_CRC]] static inline std::uint32_t step8(std::uint32_t c, std::uint8_t v) noexcept {
+        return NORIWAL_CRC32C(b)(c, v);
+    }
+    [[NORIWAL_TARGET_CRC]] static inline std::uint32_t step16(std::uint32_t c, std::uint16_t v) noexcept {
+        return NORIWAL_CRC32C(h)(c, v);
+    }
+    [[NORIWAL_TARGET_CRC]] static inline std::uint32_t step32(std::uint32_t c, std::uint32_t v) noexcept {
+        return NORIWAL_CRC32C(w)(c, v);
     }
     [[NORIWAL_TARGET_CRC]] static inline std::uint64_t step64(std::uint64_t c, std::uint64_t v) noexcept {
-        return NORIWAL_CRC32CD(static_cast<std::uint32_t>(c), v);
+        return NORIWAL_CRC32C(d)(static_cast<std::uint32_t>(c), v);
     }
 };
 

@@ -188,7 +188,8 @@ decode_status decode_record_header(std::span<const std::byte> bytes, std::uint64
                                    std::uint32_t max_record_size, record_view& out) noexcept {
     if (bytes.size() < record_header_size) return decode_status::short_header;
     const std::byte* p = bytes.data();
-    if (all_zero(bytes.first(record_header_size))) return decode_status::zero;
+    if ((le::load_u64(p) | le::load_u64(p + 8) | le::load_u64(p + 16) | le::load_u64(p + 24)) == 0)
+        return decode_status::zero;
     if (le::load_u32(p + field::header_crc) != header_crc(p, segment_id))
         return decode_status::bad_header_crc;
 
