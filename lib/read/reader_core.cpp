@@ -559,12 +559,8 @@ std::error_code reader_core::list_directory() {
     std::vector<dir_segment> segs;
     segs.reserve(ids.size());
     for (const std::uint64_t id : ids) {
-        auto known = std::find_if(dir_segments_.begin(), dir_segments_.end(),
-                                  [id](const dir_segment& s) { return s.id == id; });
-        if (known != dir_segments_.end()) {
-            segs.push_back(*known);
-            continue;
-        }
+        // Headers are read again each time: truncate_after rewrites a segment's file (and,
+        // when it empties the log, its base LSN) under the same name.
         lsn_t base = 0;
         const std::error_code ec = read_segment_header(id, base);
         if (ec == errc::unsupported_version || ec == errc::not_a_log) return ec;
@@ -622,6 +618,10 @@ std::error_code reader_core::verify_current_file(bool& switched) {
     std::shared_ptr<const segment_map> fresh;
     std::error_code ec = map_dir_segment(seg_id_, fresh);
     if (ec == std::errc::no_such_file_or_directory) {
+        // Deleted by the writer's garbage collection (later segments remain: our mapping
+        // stays valid), or cut away by a truncation below it.
+        if (auto lec = list_directory()) return lec;
+        if (!dir_segments_.empty() && dir_segments_.back().id > seg_id_) return {};
         sticky_ = errc::truncated;
         return sticky_;
     }
@@ -636,9 +636,9 @@ std::error_code reader_core::verify_current_file(bool& switched) {
         return sticky_;
     }
     if (new_bytes.size() >= offset_) {
-        switched = fresh->bytes().size() != map_->bytes().size() || fresh->region != map_->region;
         map_ = std::move(fresh);
         seg_end_ = map_->bytes().size();
+        switched = true;
     }
     return {};
 }
@@ -694,6 +694,22 @@ std::error_code reader_core::enter_segment_dir() {
 
 std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
     const std::uint64_t now = opts_.skip_expired ? system_now_ns() : 0;
+    bool verified = false;  // at most once per call
+    // Now and then (every poll_interval, looked at every 64 calls), and at the end of the
+    // records, check that the file we read is still the segment's file (verify_current_file).
+    if (map_ && (opts_.poll_interval.count() == 0 || ++calls_since_verify_ >= 64)) {
+        calls_since_verify_ = 0;
+        const auto t = std::chrono::steady_clock::now();
+        if (t - last_verify_ >= opts_.poll_interval) {
+            last_verify_ = t;
+            verified = true;
+            bool switched = false;
+            if (auto e = verify_current_file(switched)) {
+                ec = e;
+                return std::nullopt;
+            }
+        }
+    }
     for (int pass = 0; pass < 1'000'000; ++pass) {
         if (sticky_) {
             ec = sticky_;
@@ -739,8 +755,9 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
             // The end of the log, for now. Now and then, check that the file is still the one
             // we read (see verify_current_file).
             const auto t = std::chrono::steady_clock::now();
-            if (t - last_verify_ >= opts_.poll_interval) {
+            if (!verified && t - last_verify_ >= opts_.poll_interval) {
                 last_verify_ = t;
+                verified = true;
                 bool switched = false;
                 if (auto e = verify_current_file(switched)) {
                     ec = e;
@@ -750,6 +767,12 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
             }
             ec = errc::end_of_log;
             return std::nullopt;
+        }
+        if (next.id != seg_id_ + 1) {
+            // Segments are missing after ours: deleted (oldest first, after the one we hold
+            // mapped) before this reader reached them.
+            sticky_ = errc::not_found;
+            continue;
         }
         if (next.base_lsn == expected_) {  // this segment is finished
             drop_segment();

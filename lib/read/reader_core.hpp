@@ -116,6 +116,7 @@ private:
     std::filesystem::path dir_;
     std::vector<dir_segment> dir_segments_;
     std::chrono::steady_clock::time_point last_verify_{};
+    unsigned calls_since_verify_ = 0;
 
     // The cursor.
     std::shared_ptr<const segment_map> map_;
