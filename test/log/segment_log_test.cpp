@@ -438,6 +438,34 @@ BOOST_AUTO_TEST_CASE(a_failed_write_poisons_the_log) {
     BOOST_TEST(r.log->next_position().lsn == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_full_disk_is_no_space_and_leaves_acknowledged_records_intact) {
+    for (preallocation prealloc : {preallocation::zero_fill, preallocation::none}) {
+        auto disk = fresh_disk();
+        const auto cfg = small_config(disk, recovery_mode::absolute_consistency, prealloc);
+        lsn_t acknowledged = 0;
+        {
+            auto o = open_ok(cfg);
+            disk->set_capacity(3 * 4096 + 1000);
+            std::error_code ec;
+            for (lsn_t i = 1; i <= 100 && !ec; ++i) {
+                auto e = encode(record::put("k", value_for(i)));
+                ec = append_one(*o.log, e);
+                if (!ec) ec = o.log->sync();
+                if (!ec) acknowledged = i;
+            }
+            BOOST_TEST(ec == errc::no_space);
+            BOOST_TEST(o.log->poisoned());
+            BOOST_TEST(acknowledged > 10u);
+        }
+        disk->set_capacity(std::nullopt);
+        const opened r = open_ok(cfg);
+        BOOST_TEST(r.info.last_lsn >= acknowledged);
+        const auto got = read_all(*disk, *r.log);
+        BOOST_TEST_REQUIRE(got.size() >= acknowledged);
+        for (lsn_t i = 1; i <= acknowledged; ++i) BOOST_TEST(got[i - 1].value == value_for(i));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_fsync_poisons_and_is_never_reported_durable) {
     auto disk = fresh_disk();
     auto o = open_ok(small_config(disk));
