@@ -172,16 +172,6 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     std::sort(ids.begin(), ids.end());
 
-    if (!ro) {
-        // Spare and truncation files of an earlier run: never part of the log.
-        for (const std::string& name : temps) {
-            if (auto ec = fs.remove(dir / name)) {
-                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
-                return ec;
-            }
-        }
-    }
-
     // Scan: one mapping at a time, released before the next.
     recovery_scanner scanner(cfg.recovery);
     for (const std::uint64_t id : ids) {
@@ -222,6 +212,13 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
 
     const auto meter = cfg.metrics;
     if (!ro) {
+        // Spare and truncation files of an earlier run: never part of the log.
+        for (const std::string& name : temps) {
+            if (auto ec = fs.remove(dir / name)) {
+                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
+                return ec;
+            }
+        }
         // Cut: later segments first, highest id first, each removal durable before the next,
         // so that a crash never leaves a hole; then the tail of the last kept segment.
         for (const std::uint64_t id : plan.removed) {
@@ -394,10 +391,11 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
         for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
         return ec;
     }
-    if (auto ec = rotate_if_older_than(clock_())) {
-        for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
-        return ec;
-    }
+    if (cfg_.max_segment_age.count() > 0)
+        if (auto ec = rotate_if_older_than(clock_())) {
+            for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
+            return ec;
+        }
 
     const std::uint64_t capacity = cfg_.max_segment_size;
     const std::uint64_t room = capacity - segment_header_size;  // for records, in an empty segment
