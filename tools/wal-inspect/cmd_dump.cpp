@@ -31,7 +31,7 @@ void emit(output& out, log_session& session, context& ctx, const walked_record& 
         bad_value = true;
         return;
     }
-    print_record(out.buf(), r, value, opts);
+    print_record(out.buf(), shown(r, value), opts);
     out.maybe_flush();
 }
 

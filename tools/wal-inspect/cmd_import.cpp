@@ -17,6 +17,7 @@
 #include <istream>
 #include <mutex>
 #include <ostream>
+#include <thread>
 
 namespace noriwal::inspect {
 
@@ -32,34 +33,26 @@ struct pending {
     bool done = false;
 };
 
+// Prints the acknowledgement of each append once it completed, in input order, on a thread of
+// its own: neither the wal's thread (a slow reader of our output must not stall the log) nor
+// the thread reading the input (which may wait for more of it while appends complete).
 class acknowledgements {
 public:
-    explicit acknowledgements(std::ostream& out) : out_(out) {}
+    explicit acknowledgements(std::ostream& out) : out_(out), printer_([this] { print_loop(); }) {}
+    ~acknowledgements() { finish(); }
+    acknowledgements(const acknowledgements&) = delete;
+    acknowledgements& operator=(const acknowledgements&) = delete;
 
-    /// Waits until fewer than `limit` records are outstanding, printing what completed.
+    /// Waits until fewer than `limit` records are outstanding (or an append failed).
     void wait_below(std::size_t limit) {
         std::unique_lock lock(mutex_);
-        for (;;) {
-            print_completed(lock);
-            if (outstanding_ < limit || failed_) return;
-            cv_.wait(lock);
-        }
-    }
-    /// Waits until every append completed (their handlers reference this object), printing
-    /// the acknowledgements up to the first failure.
-    void wait_all() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            print_completed(lock);
-            if (outstanding_ == 0) return;
-            cv_.wait(lock);
-        }
+        cv_.wait(lock, [&] { return outstanding_ < limit || failed_; });
     }
     pending& start(std::uint64_t line, std::size_t records) {
         std::lock_guard lock(mutex_);
         queue_.push_back({line, {}, {}, false});
         outstanding_ += records;
-        return queue_.back();
+        return queue_.back();  // stays valid: the deque only grows at the back, shrinks at the front
     }
     void complete(pending& p, std::error_code ec, std::vector<position> positions, std::size_t records) {
         std::lock_guard lock(mutex_);
@@ -69,10 +62,21 @@ public:
         outstanding_ -= records;
         cv_.notify_all();
     }
-    /// The first append that failed, once it is at the front (everything before it printed).
     bool failed() {
         std::lock_guard lock(mutex_);
         return failed_;
+    }
+    /// Waits until every append completed (their handlers reference this object) and every
+    /// acknowledgement up to the first failure is printed.
+    void finish() {
+        if (!printer_.joinable()) return;
+        {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return outstanding_ == 0 && (queue_.empty() || failed_); });
+            stop_ = true;
+            cv_.notify_all();
+        }
+        printer_.join();
     }
     const pending& failure_entry() const { return failed_entry_; }
     std::uint64_t acknowledged() const { return acknowledged_; }
@@ -80,44 +84,54 @@ public:
     lsn_t last_lsn() const { return last_lsn_; }
 
 private:
-    void print_completed(std::unique_lock<std::mutex>&) {
-        std::string text;
-        while (!queue_.empty() && queue_.front().done && !failed_) {
-            pending& p = queue_.front();
-            if (p.ec) {
-                failed_ = true;
-                failed_entry_ = p;
-                break;
+    void print_loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || (!failed_ && !queue_.empty() && queue_.front().done); });
+            std::string text;
+            while (!failed_ && !queue_.empty() && queue_.front().done) {
+                pending& p = queue_.front();
+                if (p.ec) {
+                    failed_ = true;  // nothing after it is acknowledged
+                    failed_entry_ = p;
+                    break;
+                }
+                for (const position& pos : p.positions) {
+                    json::object_writer w(text);
+                    w.number("lsn", std::uint64_t{pos.lsn})
+                        .number("segment", pos.segment_id)
+                        .number("offset", pos.offset);
+                    w.end();
+                    text += '\n';
+                    ++acknowledged_;
+                    if (first_lsn_ == 0) first_lsn_ = pos.lsn;
+                    last_lsn_ = pos.lsn;
+                }
+                queue_.pop_front();
             }
-            for (const position& pos : p.positions) {
-                json::object_writer w(text);
-                w.number("lsn", std::uint64_t{pos.lsn})
-                    .number("segment", pos.segment_id)
-                    .number("offset", pos.offset);
-                w.end();
-                text += '\n';
-                ++acknowledged_;
-                if (first_lsn_ == 0) first_lsn_ = pos.lsn;
-                last_lsn_ = pos.lsn;
+            cv_.notify_all();
+            if (!text.empty()) {
+                lock.unlock();
+                out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+                out_.flush();
+                lock.lock();
             }
-            queue_.pop_front();
-        }
-        if (!text.empty()) {
-            out_.write(text.data(), static_cast<std::streamsize>(text.size()));
-            out_.flush();
+            if (stop_) return;
         }
     }
 
     std::ostream& out_;
     std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<pending> queue_;  // references into it stay valid: only its ends change
+    std::deque<pending> queue_;
     std::size_t outstanding_ = 0;
     bool failed_ = false;
+    bool stop_ = false;
     pending failed_entry_;
     std::uint64_t acknowledged_ = 0;
     lsn_t first_lsn_ = 0;
     lsn_t last_lsn_ = 0;
+    std::thread printer_;  // last: it starts once everything above is built
 };
 
 fsync_policy policy_from(const po::variables_map& vm) {
@@ -254,7 +268,7 @@ int run(const po::variables_map& vm, context& ctx) {
             "end of input: the batch begun on line " + std::to_string(batch_line) + " has no \"last\" record";
     if (bad.empty() && ctx.in.bad()) bad = "cannot read standard input";
 
-    acks.wait_all();
+    acks.finish();
     std::error_code close_ec;
     try {
         log.close();

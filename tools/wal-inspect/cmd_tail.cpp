@@ -5,8 +5,12 @@
 #include "session.hpp"
 #include "text.hpp"
 
+#include <noriwal/error.hpp>
+#include <noriwal/reader.hpp>
+
 #include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <deque>
 #include <ostream>
 #include <thread>
@@ -43,6 +47,96 @@ private:
     struct sigaction old_term_ {};
 };
 
+// The stored bytes of an entry (for --format hex): its segment mapped (again when the reader
+// moves on, or when the file grew), the record's length from its header.
+class frames {
+public:
+    explicit frames(std::filesystem::path dir) : dir_(std::move(dir)), fs_(posix_file_system()) {}
+    std::span<const std::byte> of(const position& p) {
+        if (!map_ || id_ != p.segment_id || map_->size() < p.offset + detail::record_header_size) {
+            id_ = p.segment_id;
+            if (map_segment(*fs_, dir_ / detail::segment_file_name(id_), map_)) return {};
+        }
+        if (map_->size() < p.offset + detail::record_header_size) return {};
+        const auto rest = map_->bytes().subspan(p.offset);
+        detail::record_view rv;
+        if (detail::decode_record_header(rest, id_, UINT32_MAX, rv) != detail::decode_status::ok ||
+            rv.size > rest.size())
+            return {};
+        return rest.first(rv.size);
+    }
+
+private:
+    std::filesystem::path dir_;
+    std::shared_ptr<file_system> fs_;
+    std::uint64_t id_ = 0;
+    std::shared_ptr<const mapped_region> map_;
+};
+
+// Follows the log from `resume` with the library's directory reader (reader.hpp), which copes
+// with what the log's writer does meanwhile: rotation, deletion of old segments, truncation.
+int follow_log(context& ctx, const std::filesystem::path& dir, lsn_t resume, const print_options& opts,
+               std::chrono::milliseconds poll, output& out) {
+    reader_options ro;
+    ro.poll_interval = poll;
+    std::error_code ec;
+    reader rd = reader::open_directory(dir, ro, ec);
+    if (ec) throw failure(dir.string() + ": cannot follow the log: " + ec.message());
+    if (resume != 0) {
+        ec = rd.seek(resume);
+        // The walk may have stood past records the reader does not see yet (or deleted ones):
+        // start where the reader can.
+        if (ec == errc::invalid_argument) ec = rd.seek_end();
+        if (ec == errc::not_found) ec = {};
+    }
+    if (ec) throw failure(dir.string() + ": cannot follow the log: " + ec.message());
+
+    frames stored(dir);
+    stop_signals signals;
+    while (!stop_following.load()) {
+        bool any = false;
+        while (!stop_following.load()) {
+            std::optional<entry> e = rd.try_next(ec);
+            if (!e) break;
+            shown_record s;
+            s.pos = e->pos();
+            s.key = e->key();
+            s.value = e->value();
+            s.tombstone = e->tombstone();
+            s.expiry_ns =
+                e->expiry() ? static_cast<std::uint64_t>(e->expiry()->time_since_epoch().count()) : 0;
+            s.stored = e->stored_compression();
+            s.batch = static_cast<detail::record_type>(e->batch());
+            if (opts.format == record_format::hex || s.stored != compression::none) {
+                s.frame = stored.of(s.pos);
+                detail::record_view rv;
+                if (!s.frame.empty() && detail::decode_record(s.frame, s.pos.segment_id, UINT32_MAX, rv) ==
+                                            detail::decode_status::ok)
+                    s.stored_value_size = rv.stored_value.size();
+            }
+            print_record(out.buf(), s, opts);
+            out.maybe_flush();
+            any = true;
+        }
+        if (any) out.flush();
+        if (!ctx.out) return exit_error;  // whoever read our output went away
+        if (ec == errc::truncated) {
+            ctx.err
+                << "wal-inspect tail: the log was truncated below the records shown; following its new end\n";
+            ec = rd.seek_end();
+        } else if (ec == errc::not_found) {
+            ctx.err
+                << "wal-inspect tail: records were deleted before they could be read; going on after them\n";
+            ec = rd.seek_start();
+        }
+        if (ec && ec != errc::end_of_log)
+            throw failure(dir.string() + ": following stopped: " + ec.message());
+        std::this_thread::sleep_for(poll);
+    }
+    out.flush();
+    return exit_ok;
+}
+
 void add_options(po::options_description& opts) {
     opts.add_options()("lines,n", po::value<std::uint64_t>()->default_value(10),
                        "how many of the last records")(
@@ -76,46 +170,32 @@ int run(const po::variables_map& vm, context& ctx) {
 
     std::deque<walked_record> last;  // each holds its segment's mapping
     walked_record r;
-    walk.follow(follow);
     while (n != 0 && session.next(r)) {
         last.push_back(r);
         if (last.size() > n) last.pop_front();
     }
     session.done();
+    // Where following starts: after the last record the walk read.
+    const lsn_t resume = session.walk().expected_lsn();
+
     output out(ctx.out);
     std::vector<std::byte> buf;
     bool bad_value = false;
-    auto print = [&](const walked_record& rec) {
+    for (const walked_record& rec : last) {
         bytes_view value;
         if (!record_value(rec, buf, value)) {
             ctx.err << "wal-inspect: damage: segment " << detail::segment_file_name(rec.pos.segment_id)
                     << " offset " << rec.pos.offset << ": the value of LSN " << rec.pos.lsn
                     << " does not decompress\n";
             bad_value = true;
-            return;
+            continue;
         }
-        print_record(out.buf(), rec, value, opts);
-    };
-    for (const walked_record& rec : last) print(rec);
+        print_record(out.buf(), shown(rec, value), opts);
+    }
     last.clear();
     out.flush();
     if (!follow) return bad_value ? exit_damage : session.status();
-
-    stop_signals signals;
-    while (!stop_following.load()) {
-        bool any = false;
-        while (!stop_following.load() && session.next(r)) {
-            print(r);
-            any = true;
-            out.maybe_flush();
-        }
-        if (any) out.flush();
-        if (!ctx.out) return exit_error;  // the reader of our output went away
-        std::this_thread::sleep_for(poll);
-        walk.refresh();
-    }
-    out.flush();
-    return exit_ok;
+    return follow_log(ctx, session.dir(), resume, opts, poll, out);
 }
 
 }  // namespace

@@ -51,6 +51,12 @@ void check_values(std::span<const std::byte> bytes, std::uint64_t id, std::vecto
     }
 }
 
+struct found_damage {
+    damage d;
+    lsn_t first_lost = 0;  // LSNs that no record holds because of it (0: none known)
+    lsn_t last_lost = 0;
+};
+
 std::string kind_text(damage_kind k) { return std::string(to_string(k)); }
 
 std::string what_open_does(const detail::recovery_plan& p) {
@@ -101,16 +107,41 @@ int run(const po::variables_map& vm, context& ctx) {
         plans[3];  // skip_corrupted goes on past every damage: it sees them all
     const auto elapsed = std::chrono::steady_clock::now() - started;
 
-    std::vector<const damage*> damages, notes;
-    std::uint64_t mid_log = 0;
+    // The damages, each with the LSNs it lost. skip_corrupted recovery notes an lsn_gap where
+    // the records resume after damage, with the range of LSNs missing (recovery_plan::skipped,
+    // one range per lsn_gap, in order); a gap right after the damage that caused it is shown as
+    // part of that damage.
+    std::vector<found_damage> damages;
+    std::vector<const damage*> notes;
+    std::size_t gap = 0;
     for (const damage& d : salvage.info.damages) {
         if (d.kind == damage_kind::stale_record) {
             notes.push_back(&d);
-        } else {
-            damages.push_back(&d);
-            mid_log += d.mid_log;
+            continue;
         }
+        found_damage f{d, 0, 0};
+        if (d.kind == damage_kind::lsn_gap && gap < salvage.skipped.size()) {
+            f.first_lost = salvage.skipped[gap].first;
+            f.last_lost = salvage.skipped[gap].last;
+            ++gap;
+            if (!damages.empty()) {
+                found_damage& prev = damages.back();
+                const bool same_place =
+                    prev.d.segment_id == d.segment_id && prev.d.offset + prev.d.length == d.offset;
+                const bool next_segment =
+                    prev.d.segment_id + 1 == d.segment_id && d.offset == detail::segment_header_size;
+                if ((same_place || next_segment) && prev.first_lost == 0) {
+                    prev.first_lost = f.first_lost;
+                    prev.last_lost = f.last_lost;
+                    prev.d.mid_log = prev.d.mid_log || d.mid_log;
+                    continue;
+                }
+            }
+        }
+        damages.push_back(f);
     }
+    std::uint64_t mid_log = 0;
+    for (const found_damage& f : damages) mid_log += f.d.mid_log;
     const bool clean = damages.empty() && bad_values.empty();
 
     output out(ctx.out);
@@ -129,7 +160,8 @@ int run(const po::variables_map& vm, context& ctx) {
         }
         w.number("bytes", bytes).number("compressed_values_checked", compressed);
         std::string list = "[";
-        for (const damage* d : damages) {
+        for (const found_damage& f : damages) {
+            const damage* d = &f.d;
             if (list.size() > 1) list += ',';
             json::object_writer dw(list);
             dw.number("segment", d->segment_id)
@@ -139,6 +171,12 @@ int run(const po::variables_map& vm, context& ctx) {
                 .string("kind", kind_text(d->kind))
                 .boolean("mid_log", d->mid_log)
                 .boolean("torn_tail", !d->mid_log);
+            if (f.first_lost != 0) {
+                dw.number("first_lost_lsn", std::uint64_t{f.first_lost})
+                    .number("last_lost_lsn", std::uint64_t{f.last_lost});
+            } else {
+                dw.null("first_lost_lsn").null("last_lost_lsn");
+            }
             dw.end();
         }
         for (const bad_value& b : bad_values) {
@@ -151,7 +189,9 @@ int run(const po::variables_map& vm, context& ctx) {
                 .string("kind", "bad_compressed_value")
                 .number("lsn", std::uint64_t{b.lsn})
                 .boolean("mid_log", true)
-                .boolean("torn_tail", false);
+                .boolean("torn_tail", false)
+                .number("first_lost_lsn", std::uint64_t{b.lsn})
+                .number("last_lost_lsn", std::uint64_t{b.lsn});
             dw.end();
         }
         list += ']';
@@ -201,13 +241,18 @@ int run(const po::variables_map& vm, context& ctx) {
              std::to_string(salvage.info.last_lsn) + ")";
     o += ", " + human_bytes(bytes) + " checked in " +
          human_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)) + "\n";
-    for (const damage* d : damages) {
+    for (const found_damage& f : damages) {
+        const damage* d = &f.d;
         o += "DAMAGE  segment " + detail::segment_file_name(d->segment_id) + " offset " +
              std::to_string(d->offset) + ": " + kind_text(d->kind);
         if (d->length != 0) o += ", " + std::to_string(d->length) + " bytes";
-        o += d->mid_log
-                 ? "; mid-log: records that were already durable follow it\n"
-                 : "; torn tail: no durable record follows it (unsynced writes cut short by a crash)\n";
+        if (f.first_lost != 0)
+            o += f.first_lost == f.last_lost ? ", LSN " + std::to_string(f.first_lost) + " lost"
+                                             : ", LSNs " + std::to_string(f.first_lost) + ".." +
+                                                   std::to_string(f.last_lost) + " lost";
+        o += d->mid_log ? "; mid-log: records that were already durable follow it\n"
+                        : "; torn tail: no record after it is known durable (what a crash leaves of unsynced "
+                          "writes); the default recovery cuts the log here\n";
     }
     for (const bad_value& b : bad_values) {
         o += "DAMAGE  segment " + detail::segment_file_name(b.segment_id) + " offset " +

@@ -85,55 +85,53 @@ std::int64_t clamp_i64(std::uint64_t v) noexcept {
     return v > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v);
 }
 
-void print_text(std::string& out, const walked_record& r, bytes_view value, const print_options& o) {
-    const detail::record_view& v = r.view;
+void print_text(std::string& out, const shown_record& r, const print_options& o) {
     out += "lsn=" + std::to_string(r.pos.lsn) + " seg=" + std::to_string(r.pos.segment_id) +
-           " off=" + std::to_string(r.pos.offset) + (v.tombstone() ? " del " : " put ");
-    out += "key=" + quoted_bytes(v.key, o.max_bytes);
-    if (!v.tombstone() || !value.empty()) {
-        out += " value=" + quoted_bytes(value, o.max_bytes);
-        out += " (" + std::to_string(value.size()) + " B";
-        if (v.compression() != compression::none)
-            out += ", " + std::string(compression_name(v.compression())) + " " +
-                   std::to_string(v.stored_value.size()) + " B";
+           " off=" + std::to_string(r.pos.offset) + (r.tombstone ? " del " : " put ");
+    out += "key=" + quoted_bytes(r.key, o.max_bytes);
+    if (!r.tombstone || !r.value.empty()) {
+        out += " value=" + quoted_bytes(r.value, o.max_bytes);
+        out += " (" + std::to_string(r.value.size()) + " B";
+        if (r.stored != compression::none)
+            out += ", " + std::string(compression_name(r.stored)) + " " +
+                   std::to_string(r.stored_value_size) + " B";
         out += ")";
     }
-    if (v.has_expiry()) {
-        const std::int64_t left = clamp_i64(v.expiry_ns) - clamp_i64(o.now_ns);
-        out += " expires=" + utc_time(v.expiry_ns);
+    if (r.expiry_ns != 0) {
+        const std::int64_t left = clamp_i64(r.expiry_ns) - clamp_i64(o.now_ns);
+        out += " expires=" + utc_time(r.expiry_ns);
         out += left <= 0 ? " (expired)" : " (in " + human_duration(std::chrono::nanoseconds(left)) + ")";
     }
-    if (v.type != detail::record_type::full) out += " batch=" + std::string(batch_name(v.type));
+    if (r.batch != detail::record_type::full) out += " batch=" + std::string(batch_name(r.batch));
     out.push_back('\n');
 }
 
-void print_json(std::string& out, const walked_record& r, bytes_view value, const print_options& o) {
-    const detail::record_view& v = r.view;
+void print_json(std::string& out, const shown_record& r, const print_options& o) {
     json::object_writer w(out);
     w.number("lsn", std::uint64_t{r.pos.lsn})
         .number("segment", r.pos.segment_id)
         .number("offset", r.pos.offset)
-        .bytes("key", v.key)
-        .bytes("value", value)
-        .boolean("tombstone", v.tombstone());
-    if (v.has_expiry()) {
-        const std::int64_t left = clamp_i64(v.expiry_ns) - clamp_i64(o.now_ns);
+        .bytes("key", r.key)
+        .bytes("value", r.value)
+        .boolean("tombstone", r.tombstone);
+    if (r.expiry_ns != 0) {
+        const std::int64_t left = clamp_i64(r.expiry_ns) - clamp_i64(o.now_ns);
         w.number("ttl_ms", floor_div(left, 1'000'000));
-        w.number("expiry_unix_ms", static_cast<std::uint64_t>(v.expiry_ns / 1'000'000));
+        w.number("expiry_unix_ms", static_cast<std::uint64_t>(r.expiry_ns / 1'000'000));
     } else {
         w.null("ttl_ms").null("expiry_unix_ms");
     }
-    w.string("compression", compression_name(v.compression())).string("batch", batch_name(v.type));
+    w.string("compression", compression_name(r.stored)).string("batch", batch_name(r.batch));
     w.end();
     out.push_back('\n');
 }
 
-void print_hex(std::string& out, const walked_record& r, bytes_view value, const print_options& o) {
+void print_hex(std::string& out, const shown_record& r, const print_options& o) {
     static constexpr char hex[] = "0123456789abcdef";
     print_options head = o;
     head.max_bytes = 32;
-    print_text(out, r, value, head);
-    // The stored bytes, with offsets in the segment file.
+    print_text(out, r, head);
+    // The stored bytes, with their offsets in the segment file.
     const auto frame = r.frame;
     for (std::size_t i = 0; i < frame.size(); i += 16) {
         char addr[24];
@@ -158,14 +156,28 @@ void print_hex(std::string& out, const walked_record& r, bytes_view value, const
 
 }  // namespace
 
-void print_record(std::string& out, const walked_record& r, bytes_view value, const print_options& opts) {
+shown_record shown(const walked_record& r, bytes_view value) {
+    shown_record s;
+    s.pos = r.pos;
+    s.key = r.view.key;
+    s.value = value;
+    s.tombstone = r.view.tombstone();
+    s.expiry_ns = r.view.expiry_ns;
+    s.stored = r.view.compression();
+    s.stored_value_size = r.view.stored_value.size();
+    s.batch = r.view.type;
+    s.frame = r.frame;
+    return s;
+}
+
+void print_record(std::string& out, const shown_record& r, const print_options& opts) {
     switch (opts.format) {
         case record_format::text:
-            return print_text(out, r, value, opts);
+            return print_text(out, r, opts);
         case record_format::json:
-            return print_json(out, r, value, opts);
+            return print_json(out, r, opts);
         case record_format::hex:
-            return print_hex(out, r, value, opts);
+            return print_hex(out, r, opts);
     }
 }
 

@@ -38,13 +38,29 @@ struct print_options {
     std::uint64_t now_ns = 0;    ///< the time ttl_ms counts from
 };
 
+/// A record as printed: from the walk (walked_record) or from a directory reader (entry).
+struct shown_record {
+    position pos;
+    bytes_view key;
+    bytes_view value;  ///< uncompressed
+    bool tombstone = false;
+    std::uint64_t expiry_ns = 0;  ///< 0: no TTL
+    compression stored = compression::none;
+    std::uint64_t stored_value_size = 0;
+    detail::record_type batch = detail::record_type::full;
+    std::span<const std::byte> frame;  ///< the record as stored (hex); empty if not at hand
+};
+
 /// The value of a record, decompressed into `buf` if it is stored compressed. False if the
 /// stored bytes do not decompress (the record is damaged though its CRCs hold).
 bool record_value(const walked_record& r, std::vector<std::byte>& buf, bytes_view& value);
 
+/// What print_record shows of a walked record whose value (uncompressed) is `value`.
+shown_record shown(const walked_record& r, bytes_view value);
+
 /// Appends the record in the chosen format (text and json: one line; hex: a header line and a
 /// hex dump of the stored bytes).
-void print_record(std::string& out, const walked_record& r, bytes_view value, const print_options& opts);
+void print_record(std::string& out, const shown_record& r, const print_options& opts);
 
 /// --format and --max-bytes, shared by dump, get and tail.
 void add_print_options(po::options_description& opts);

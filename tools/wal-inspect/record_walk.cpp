@@ -99,19 +99,12 @@ bool record_walk::next(walked_record& out) {
             out.mapping = map_;
             return true;
         }
-        if (at_end_) {
-            if (!follow_) return false;
-            at_end_ = false;  // following: look again (after the caller's refresh)
-        }
+        if (at_end_) return false;
         if (!map_ && !enter(index_)) {
-            // Past the last segment, or at a fresh one (when following, refresh() may give it
-            // a header): the end, for now.
-            at_end_ = true;
-            if (follow_) return false;
-            continue;
+            at_end_ = true;  // past the last segment, or at a fresh one
+            return false;
         }
         step();
-        if (at_end_ && follow_) return false;
     }
 }
 
@@ -201,12 +194,6 @@ void record_walk::end_of_segment(std::uint64_t stop, const char* what, bool clea
     const std::span<const std::byte> bytes = map_->bytes();
     const std::uint64_t id = segments_[index_].id;
     const bool last = index_ + 1 >= segments_.size();
-    if (follow_ && last) {
-        // The end of the log as it stands: the bytes at `stop` may be a write in progress. Wait
-        // (an open batch too: its last record may come), unless a later segment appears.
-        at_end_ = true;
-        return;
-    }
     if (batch_open_) drop_batch("incomplete batch (the segment ends before its last record)");
 
     // Valid records later in this segment: whatever stopped the walk is damage in the middle.
@@ -237,41 +224,6 @@ void record_walk::end_of_segment(std::uint64_t stop, const char* what, bool clea
     }
     if (!clean) damage(stop, 0, 0, 0, what, true);
     at_end_ = true;
-}
-
-void record_walk::refresh() {
-    std::vector<segment_file> now = read_segments(*fs_, dir_);
-    const std::uint64_t current = index_ < segments_.size() ? segments_[index_].id : 0;
-    std::vector<segment_file> merged;
-    for (const segment_file& s : segments_)
-        if (s.id < current) merged.push_back(s);
-    for (segment_file& s : now)
-        if (s.id >= current) merged.push_back(std::move(s));
-    if (merged.empty() ||
-        (current != 0 && std::none_of(merged.begin(), merged.end(),
-                                      [&](const segment_file& s) { return s.id == current; }))) {
-        // The segment being read was deleted: keep reading its mapping, then go on after it.
-        if (index_ < segments_.size()) {
-            merged.insert(std::upper_bound(merged.begin(), merged.end(), current,
-                                           [](std::uint64_t id, const segment_file& s) { return id < s.id; }),
-                          segments_[index_]);
-        }
-    }
-    segments_ = std::move(merged);
-    for (std::size_t i = 0; i < segments_.size(); ++i)
-        if (segments_[i].id == current) index_ = i;
-    if (map_ && index_ < segments_.size()) {
-        // A segment that grows (no preallocation) is mapped again with its new size; records
-        // of an open batch are offsets, read again from the new mapping when returned.
-        std::shared_ptr<const mapped_region> bigger;
-        if (!map_segment(*fs_, segments_[index_].path, bigger) && bigger->size() > map_->size()) {
-            map_ = std::move(bigger);
-            for (held& h : batch_) {
-                (void)detail::decode_record(map_->bytes().subspan(h.offset), segments_[index_].id,
-                                            decode_limit, h.view);
-            }
-        }
-    }
 }
 
 }  // namespace noriwal::inspect

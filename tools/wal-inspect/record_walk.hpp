@@ -15,8 +15,8 @@
 // Bytes of an earlier use of a recycled segment (records bound to an older segment id or to
 // LSNs already passed) end a segment quietly, as recovery treats them.
 //
-// With follow(true) the walk treats the end of the log as a place to wait: refresh() re-lists
-// the directory and re-maps a segment that grew, and next() then goes on from where it stood.
+// The walk reads the log as it is when each segment is mapped; following a log as it grows is
+// the directory reader's job (reader.hpp: tail -f uses it).
 #pragma once
 
 #include "log_dir.hpp"
@@ -67,14 +67,8 @@ public:
     /// Records with an LSN below `lsn` are read (to find their successors) but not returned.
     /// Starts at the segment that holds `lsn`. Call before the first next().
     void start_at(lsn_t lsn);
-    /// The next record; false at the end of the log (for now, when following).
+    /// The next record; false at the end of the log.
     bool next(walked_record& out);
-
-    /// Following: at the end of the log, wait for more instead of judging the tail.
-    void follow(bool on) noexcept { follow_ = on; }
-    /// Re-lists the directory (segments created since) and re-maps the current segment if its
-    /// file grew. Throws failure as read_segments does.
-    void refresh();
 
     const std::vector<segment_file>& segments() const noexcept { return segments_; }
     /// Index in segments() of the segment being read (segments().size() at the end).
@@ -99,7 +93,6 @@ private:
     std::shared_ptr<file_system> fs_;
     std::filesystem::path dir_;
     std::vector<segment_file> segments_;
-    bool follow_ = false;
 
     std::size_t index_ = 0;
     std::shared_ptr<const mapped_region> map_;

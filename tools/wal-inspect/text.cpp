@@ -66,9 +66,8 @@ std::string grouped(std::uint64_t n) {
     std::string digits = std::to_string(n);
     if (digits.size() <= 4) return digits;
     std::string out;
-    const std::size_t lead = digits.size() % 3;
     for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i != 0 && (i - lead) % 3 == 0) out.push_back(' ');
+        if (i != 0 && (digits.size() - i) % 3 == 0) out.push_back(' ');
         out.push_back(digits[i]);
     }
     return out;
