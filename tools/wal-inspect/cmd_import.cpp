@@ -203,6 +203,13 @@ int run(const po::variables_map& vm, context& ctx) {
     if (ec) throw failure(why.empty() ? cfg.dir.string() + ": cannot open the log: " + ec.message() : why);
     wal& log = opened.log;
 
+    // Reading standard input would flush a stream tied to it (std::cin is tied to std::cout)
+    // from this thread while the printer writes to it.
+    struct untie {
+        std::istream& in;
+        std::ostream* was;
+        ~untie() { in.tie(was); }
+    } untied{ctx.in, ctx.in.tie(nullptr)};
     acknowledgements acks(ctx.out);
     std::string line;
     std::uint64_t number = 0;
