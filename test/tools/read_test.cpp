@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(list_json_matches_the_segments_written) {
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
     const json::value doc = json_doc(r.out);
     const auto files = segment_files(dir.path());
-    const auto& segs = member(doc, "segment_list").items;
+    const auto& segs = member(doc, "segments").items;
     BOOST_TEST_REQUIRE(segs.size() == files.size());
     BOOST_TEST(uint_member(doc, "records") == recs.size());
     BOOST_TEST(uint_member(doc, "first_lsn") == 1u);

@@ -170,6 +170,26 @@ BOOST_AUTO_TEST_CASE(mid_log_damage_is_reported_and_point_in_time_repair_cuts_it
     BOOST_TEST(run_inspect({"list", dir.path().string()}).status == 0);
 }
 
+BOOST_AUTO_TEST_CASE(damage_that_no_later_record_proves_durable_is_flagged) {
+    temp_dir dir("inspect-unproven");
+    std::vector<written_record> recs = sample_records(300);
+    write_log(test_config(dir.path()), recs);  // no sync until the close: every hint is 0
+    const written_record& hit = recs[41];
+    flip_bit(file_of(dir.path(), hit), hit.pos.offset + 36);
+    const json::value doc = verify_json(dir.path(), 1);
+    const auto& damages = member(doc, "damages").items;
+    BOOST_TEST_REQUIRE(damages.size() == 1u);
+    BOOST_TEST(!member(damages[0], "mid_log").boolean);
+    BOOST_TEST(!member(damages[0], "torn_tail").boolean);
+    BOOST_TEST(member(damages[0], "followed_by_records").boolean);
+    BOOST_TEST(uint_member(damages[0], "first_lost_lsn") == 42u);
+    // The default open would keep LSN 1..41 only: verify says how many valid records it cuts.
+    BOOST_TEST(uint_member(doc, "records_cut_by_default_open") == recs.size() - 42);
+    const process_result text = run_inspect({"verify", dir.path().string()});
+    BOOST_TEST(text.out.find("WARNING") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("unproven") != std::string::npos, text.out);
+}
+
 BOOST_AUTO_TEST_CASE(skip_corrupted_repair_keeps_every_valid_record) {
     temp_dir dir("inspect-skip");
     const auto recs = synced_log(dir.path());

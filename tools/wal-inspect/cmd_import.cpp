@@ -282,7 +282,8 @@ int run(const po::variables_map& vm, context& ctx) {
     } catch (const std::system_error& e) {
         close_ec = e.code();
     }
-    const std::string done = std::to_string(acks.acknowledged()) + " records appended" +
+    const std::string done = std::to_string(acks.acknowledged()) +
+                             (acks.acknowledged() == 1 ? " record appended" : " records appended") +
                              (acks.acknowledged() != 0 ? " (LSN " + std::to_string(acks.first_lsn()) + ".." +
                                                              std::to_string(acks.last_lsn()) + ")"
                                                        : std::string());

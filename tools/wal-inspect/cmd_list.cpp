@@ -82,14 +82,14 @@ int run(const po::variables_map& vm, context& ctx) {
         items += ']';
         json::object_writer w(out.buf());
         w.string("dir", session.dir().string())
-            .number("segments", std::uint64_t{segs.size()})
+            .number("segment_count", std::uint64_t{segs.size()})
             .number("records", records);
         if (records != 0) {
             w.number("first_lsn", std::uint64_t{first}).number("last_lsn", std::uint64_t{last});
         } else {
             w.null("first_lsn").null("last_lsn");
         }
-        w.number("bytes", written).number("file_bytes", on_disk).raw("segment_list", items);
+        w.number("bytes", written).number("file_bytes", on_disk).raw("segments", items);
         w.end();
         out.buf() += '\n';
         return session.status();

@@ -83,9 +83,7 @@ public:
         if (!ec) ec = fs_->open(to, open_mode::read_only, f);
         if (!ec) ec = f->sync();
         if (!ec) ec = fs_->sync_directory(path_);
-        if (ec)
-            throw failure("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message() +
-                          "; nothing was changed");
+        if (ec) throw failure("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
     }
 
 private:
@@ -97,10 +95,10 @@ private:
             if (std::filesystem::create_directory(path_, ec)) break;
             if (ec || n > 100)
                 throw failure("cannot create the backup directory " + path_.string() + ": " +
-                              (ec ? ec.message() : "it exists") + "; nothing was changed");
+                              (ec ? ec.message() : "it exists"));
         }
         if (auto ec = fs_->sync_directory(dir_))
-            throw failure("cannot sync " + dir_.string() + ": " + ec.message() + "; nothing was changed");
+            throw failure("cannot sync " + dir_.string() + ": " + ec.message());
     }
 
     file_system* fs_;
@@ -187,9 +185,10 @@ int run(const po::variables_map& vm, context& ctx) {
             out +=
                 "Nothing to change on disk: skip_corrupted recovery steps over the damage in place at every "
                 "open.\n"
-                "Open this log with recovery_mode::skip_corrupted (the default mode refuses damage in the "
-                "middle\n"
-                "of the log), or repair it with --mode point_in_time to cut it at the first damage.\n";
+                "Open this log with recovery_mode::skip_corrupted: in the default mode an open refuses "
+                "damage\n"
+                "in the middle of the log, or cuts the log at it when no later record proves it durable.\n"
+                "Or repair it with --mode point_in_time to cut it at the first damage for good.\n";
         }
         ctx.out << out;
         return exit_ok;
@@ -215,23 +214,39 @@ int run(const po::variables_map& vm, context& ctx) {
         return exit_ok;
     }
 
+    // Copies first, of everything this decision changes; then the changes.
     backup copies(*fs, dir);
+    auto keep_all = [&](const plan_changes& c) {
+        for (const auto* s : bad_headers) copies.keep(s->id);
+        for (const std::uint64_t id : c.removed) copies.keep(id);
+        for (const auto& [id, range] : c.zeroed) copies.keep(id);
+        for (const std::uint64_t id : c.header_rewritten) copies.keep(id);
+    };
+    try {
+        keep_all(changes);
+    } catch (const failure& f) {
+        throw failure(std::string(f.what()) + "; nothing was changed");
+    }
     std::string rewritten;
     for (const auto* s : bad_headers) {
-        copies.keep(s->id);
         rewrite_header(*fs, dir, *s);
         rewritten += "  rewrote the damaged header of " + segment_name(s->id) + " (base LSN " +
                      std::to_string(s->base_lsn) + ")\n";
     }
     if (!bad_headers.empty()) {
-        // The headers changed what the open will decide: decide again, still under the lock.
+        // The new headers change what the open will decide: decide again, still under the lock.
+        bad_headers.clear();  // they pointed into the plan replaced here
         plan = scan_log(*fs, dir, ids, chosen, prog)[0];
         if (plan.error) throw failure(plan.why);
         changes = changes_of(plan);
+        try {
+            keep_all(changes);
+        } catch (const failure& f) {
+            throw failure(std::string(f.what()) +
+                          "; only damaged segment headers were rewritten (the originals are in " +
+                          copies.path().string() + ")");
+        }
     }
-    for (const std::uint64_t id : changes.removed) copies.keep(id);
-    for (const auto& [id, range] : changes.zeroed) copies.keep(id);
-    for (const std::uint64_t id : changes.header_rewritten) copies.keep(id);
 
     // The engine's open applies the plan (it takes the lock again: ours goes first).
     lock.reset();

@@ -55,6 +55,7 @@ struct found_damage {
     damage d;
     lsn_t first_lost = 0;  // LSNs that no record holds because of it (0: none known)
     lsn_t last_lost = 0;
+    bool followed = false;  // valid records follow it in the log
 };
 
 std::string kind_text(damage_kind k) { return std::string(to_string(k)); }
@@ -119,7 +120,11 @@ int run(const po::variables_map& vm, context& ctx) {
             notes.push_back(&d);
             continue;
         }
-        found_damage f{d, 0, 0};
+        const position& last = salvage.info.last_valid;
+        found_damage f{
+            d, 0, 0,
+            salvage.info.valid_records != 0 && (d.segment_id < last.segment_id ||
+                                                (d.segment_id == last.segment_id && d.offset < last.offset))};
         if (d.kind == damage_kind::lsn_gap && gap < salvage.skipped.size()) {
             f.first_lost = salvage.skipped[gap].first;
             f.last_lost = salvage.skipped[gap].last;
@@ -134,6 +139,7 @@ int run(const po::variables_map& vm, context& ctx) {
                     prev.first_lost = f.first_lost;
                     prev.last_lost = f.last_lost;
                     prev.d.mid_log = prev.d.mid_log || d.mid_log;
+                    prev.followed = prev.followed || f.followed;
                     continue;
                 }
             }
@@ -159,6 +165,13 @@ int run(const po::variables_map& vm, context& ctx) {
             w.null("first_lsn").null("last_lsn");
         }
         w.number("bytes", bytes).number("compressed_values_checked", compressed);
+        // Valid records that the default recovery mode would cut (it takes the damage before them
+        // for a torn tail): what the application's next open would lose without a word.
+        const detail::recovery_plan& by_default = plans[0];
+        w.number("records_cut_by_default_open",
+                 by_default.error || by_default.info.valid_records >= salvage.info.valid_records
+                     ? std::uint64_t{0}
+                     : salvage.info.valid_records - by_default.info.valid_records);
         std::string list = "[";
         for (const found_damage& f : damages) {
             const damage* d = &f.d;
@@ -170,7 +183,8 @@ int run(const po::variables_map& vm, context& ctx) {
                 .number("length", d->length)
                 .string("kind", kind_text(d->kind))
                 .boolean("mid_log", d->mid_log)
-                .boolean("torn_tail", !d->mid_log);
+                .boolean("torn_tail", !d->mid_log && !f.followed)
+                .boolean("followed_by_records", f.followed);
             if (f.first_lost != 0) {
                 dw.number("first_lost_lsn", std::uint64_t{f.first_lost})
                     .number("last_lost_lsn", std::uint64_t{f.last_lost});
@@ -190,6 +204,7 @@ int run(const po::variables_map& vm, context& ctx) {
                 .number("lsn", std::uint64_t{b.lsn})
                 .boolean("mid_log", true)
                 .boolean("torn_tail", false)
+                .boolean("followed_by_records", true)
                 .number("first_lost_lsn", std::uint64_t{b.lsn})
                 .number("last_lost_lsn", std::uint64_t{b.lsn});
             dw.end();
@@ -251,8 +266,10 @@ int run(const po::variables_map& vm, context& ctx) {
                                              : ", LSNs " + std::to_string(f.first_lost) + ".." +
                                                    std::to_string(f.last_lost) + " lost";
         o += d->mid_log ? "; mid-log: records that were already durable follow it\n"
-                        : "; torn tail: no record after it is known durable (what a crash leaves of unsynced "
-                          "writes); the default recovery cuts the log here\n";
+             : f.followed
+                 ? "; unproven: valid records follow it, but none was written knowing it durable, so "
+                   "the default recovery takes it for a torn tail and cuts the log here\n"
+                 : "; torn tail: nothing valid follows it (what a crash leaves of unsynced writes)\n";
     }
     for (const bad_value& b : bad_values) {
         o += "DAMAGE  segment " + detail::segment_file_name(b.segment_id) + " offset " +
@@ -278,6 +295,16 @@ int run(const po::variables_map& vm, context& ctx) {
     o += "DAMAGED: " + std::to_string(damages.size() + bad_values.size()) + " damaged region" +
          (damages.size() + bad_values.size() == 1 ? "" : "s") + ", " + std::to_string(mid_log) +
          " in the middle of the log.\n";
+    // The application's next open would do this without a word: say it loudly.
+    const detail::recovery_plan& by_default = plans[0];
+    if (!by_default.error && by_default.info.valid_records < salvage.info.valid_records) {
+        o += "WARNING: opening this log in the default recovery mode (tolerate_corrupted_tail) cuts " +
+             grouped(salvage.info.valid_records - by_default.info.valid_records) +
+             " valid records that follow the damage. To keep them, have the application open the log with "
+             "recovery_mode::skip_corrupted (it steps over the damage; the lost LSNs stay missing), and copy "
+             "the "
+             "directory before anything opens it in the default mode.\n";
+    }
     if (!damages.empty())
         o += "To repair (a copy of every changed file is kept): wal-inspect repair " + dir.string() +
              " --mode point_in_time (or --mode skip_corrupted); add --dry-run to see the changes first.\n";

@@ -203,6 +203,7 @@ void record_walk::end_of_segment(std::uint64_t stop, const char* what, bool clea
         damage(stop, next - stop, rv.lsn > expected_ ? expected_ : 0, rv.lsn - 1,
                what != nullptr ? what : "zeros or stale bytes in the middle of a segment");
         offset_ = next;
+        if (rv.lsn > expected_) expected_ = rv.lsn;  // the LSNs between were reported lost just now
         return;
     }
 
