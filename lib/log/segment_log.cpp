@@ -172,16 +172,6 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     std::sort(ids.begin(), ids.end());
 
-    if (!ro) {
-        // Spare and truncation files of an earlier run: never part of the log.
-        for (const std::string& name : temps) {
-            if (auto ec = fs.remove(dir / name)) {
-                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
-                return ec;
-            }
-        }
-    }
-
     // Scan: one mapping at a time, released before the next.
     recovery_scanner scanner(cfg.recovery);
     for (const std::uint64_t id : ids) {
@@ -222,6 +212,13 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
 
     const auto meter = cfg.metrics;
     if (!ro) {
+        // Spare and truncation files of an earlier run: never part of the log.
+        for (const std::string& name : temps) {
+            if (auto ec = fs.remove(dir / name)) {
+                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
+                return ec;
+            }
+        }
         // Cut: later segments first, highest id first, each removal durable before the next,
         // so that a crash never leaves a hole; then the tail of the last kept segment.
         for (const std::uint64_t id : plan.removed) {
