@@ -32,10 +32,10 @@ constexpr std::size_t reserved_at = 26;
 
 std::string file_of(std::uint64_t id) { return segment_file_name(id); }
 
-// Offset just past the last non-zero byte of bytes[from, to), or `from` if they are all zero.
+// Offset just past the last non-zero byte of bytes[from, to), or 0 if they are all zero.
 std::uint64_t nonzero_end(std::span<const std::byte> bytes, std::uint64_t from, std::uint64_t to) noexcept {
     while (to > from && bytes[to - 1] == std::byte{0}) --to;
-    return to;
+    return to > from ? to : 0;
 }
 
 bool all_zero(std::span<const std::byte> bytes) noexcept {
@@ -139,7 +139,7 @@ survey_result survey(std::span<const std::byte> bytes, std::uint64_t segment_id,
             r.nonzero_end = o + 8 - static_cast<unsigned>(std::countl_zero(w)) / 8;
         } else {
             const std::uint64_t e = nonzero_end(bytes, o, std::min<std::uint64_t>(size, o + 8));
-            if (e == o) continue;
+            if (e == 0) continue;
             if (!r.nonzero) {
                 r.nonzero = true;
                 std::uint64_t f = o;
@@ -307,6 +307,7 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
         scanned_segment& s = segments_.back();
         stop sp;
         sp.offset = off;
+        bool maybe_stale = false;  // bytes that are no header of this segment: perhaps inside an older record
         std::uint64_t from = off + record_alignment;  // where the survey for the next record starts
         if (off >= size) {
             sp.why = cause::eof;
@@ -342,11 +343,13 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
                     } else {
                         sp.why = cause::damage;
                         sp.kind = damage_kind::bad_checksum;
+                        maybe_stale = true;
                     }
                     break;
                 case decode_status::bad_header:
                     sp.why = cause::damage;
                     sp.kind = damage_kind::bad_checksum;
+                    maybe_stale = true;
                     break;
                 case decode_status::bad_length:
                     sp.why = cause::damage;
@@ -383,7 +386,14 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
             continue;
         }
 
-        // Nothing valid follows: this is where the segment ends.
+        // Nothing valid follows: this is where the segment ends. In a recycled file the end
+        // of the new records usually falls inside an older record: bytes that are no header,
+        // followed by the older records' headers. They are stale, unless they carry the LSN
+        // expected here, as the torn header of this segment's next record would. (A header
+        // torn right after its first 8 bytes still reads as stale: an unsynced record is lost
+        // either way, only the report differs; see doc/durability.md.)
+        if (maybe_stale && r.stale && le::load_u64(bytes.data() + off + lsn_at) != expected_)
+            sp.why = cause::stale;
         sp.junk_after = r.nonzero;
         sp.first_nonzero = r.nonzero ? r.first_nonzero : size;
         sp.stale_after = r.stale;
@@ -493,7 +503,8 @@ std::error_code recovery_scanner::add_segment(std::uint64_t id, std::span<const 
         const std::uint64_t cut_offset = prev == 0 ? 0 : segments_[prev - 1].end;
         if (p.all_zero) {
             // An all-zero file is a clean end only as the last segment.
-            add_damage(p.id, 0, 0, damage_kind::bad_segment_header, expected_, cut_index, cut_offset);
+            add_damage(p.id, 0, std::min<std::uint64_t>(segment_header_size, p.file_size),
+                       damage_kind::bad_segment_header, expected_, cut_index, cut_offset);
         } else if (id != p.id + 1) {
             resolve_pending_stop(false, true);
             add_damage(p.id + 1, 0, 0, damage_kind::missing_segment, expected_, prev, p.end);

@@ -134,7 +134,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         bool is_dir = false;
         if (auto ec = fs.is_directory(dir, is_dir); ec || !is_dir) {
             why = "log directory " + dir.string() + " does not exist (a read-only open never creates it)";
-            return ec ? ec : make_error_code(errc::not_found);
+            return errc::not_found;
         }
     } else {
         if (auto ec = fs.create_directories(dir)) {
@@ -171,18 +171,6 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         // Anything else (the lock file, the user's own files) is not ours and is left alone.
     }
     std::sort(ids.begin(), ids.end());
-
-    bool dir_changed = false;
-    if (!ro) {
-        // Spare and truncation files of an earlier run: never part of the log.
-        for (const std::string& name : temps) {
-            if (auto ec = fs.remove(dir / name)) {
-                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
-                return ec;
-            }
-            dir_changed = true;
-        }
-    }
 
     // Scan: one mapping at a time, released before the next.
     recovery_scanner scanner(cfg.recovery);
@@ -224,6 +212,13 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
 
     const auto meter = cfg.metrics;
     if (!ro) {
+        // Spare and truncation files of an earlier run: never part of the log.
+        for (const std::string& name : temps) {
+            if (auto ec = fs.remove(dir / name)) {
+                why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
+                return ec;
+            }
+        }
         // Cut: later segments first, highest id first, each removal durable before the next,
         // so that a crash never leaves a hole; then the tail of the last kept segment.
         for (const std::uint64_t id : plan.removed) {
@@ -300,7 +295,9 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         if (!log->segments_.empty()) next_id = log->segments_.back().id + 1;
         ec = log->activate(next_id);
     }
-    if (!ec && (dir_changed || log->dir_changes_ > log->dir_changes_synced_)) {
+    // Always: the entries of the segments just read (a crashed writer's last rename may not
+    // have reached the disk) must be durable before the durable watermark says their records are.
+    if (!ec) {
         ec = fs.sync_directory(dir);
         log->dir_changes_synced_ = log->dir_changes_;
     }
@@ -394,10 +391,11 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
         for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
         return ec;
     }
-    if (auto ec = rotate_if_older_than(clock_())) {
-        for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
-        return ec;
-    }
+    if (cfg_.max_segment_age.count() > 0)
+        if (auto ec = rotate_if_older_than(clock_())) {
+            for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
+            return ec;
+        }
 
     const std::uint64_t capacity = cfg_.max_segment_size;
     const std::uint64_t room = capacity - segment_header_size;  // for records, in an empty segment
