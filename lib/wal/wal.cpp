@@ -148,7 +148,8 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
 
 void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h) {
     auto* op = append_op::acquire();
-    op->handler = std::move(h);
+    op->handler.swap(
+        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->dur = d;
     op->started = steady::now();
     if (!core) {
@@ -170,7 +171,8 @@ void start_append(const std::shared_ptr<wal_core>& core, const record& r, durabi
 void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
                         batch_handler h) {
     auto* op = new batch_op;
-    op->handler = std::move(h);
+    op->handler.swap(
+        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->dur = d;
     op->started = steady::now();
     if (!core) {
@@ -203,7 +205,8 @@ namespace {
 
 void start_done(const std::shared_ptr<wal_core>& core, request_kind kind, lsn_t lsn, done_handler h) {
     auto* op = new done_op(kind);
-    op->handler = std::move(h);
+    op->handler.swap(
+        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->lsn = lsn;
     if (!core) {
         op->work = tracked_executor(op->handler, boost::asio::system_executor());
@@ -234,7 +237,8 @@ void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done
 
 void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h) {
     auto* op = new count_op;
-    op->handler = std::move(h);
+    op->handler.swap(
+        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->before = p;
     if (!core) {
         op->work = tracked_executor(op->handler, boost::asio::system_executor());

@@ -70,10 +70,9 @@ void name_thread(std::thread& t, const char* name) noexcept {
 
 // ------------------------------------------------------------------ meter
 
-/// Handed to the engine as its meter: counts segment events into the wal's statistics and
-/// forwards them to the user's meter. Writes, fsyncs and append latencies are reported by the
-/// wal itself (it knows group sizes and completion times), so those calls from the engine are
-/// not forwarded: the user's meter sees each event once.
+/// Handed to the engine as its meter: counts the engine's events (group writes, fsync rounds,
+/// segments rolled and deleted) into the wal's statistics and forwards them to the user's
+/// meter. The engine calls it on the writer thread. Append latencies come from the wal itself.
 class wal_core::stats_meter final : public meter {
 public:
     stats_meter(wal_counters& c, std::shared_ptr<meter> user) : c_(c), user_(std::move(user)) {}
@@ -82,12 +81,28 @@ public:
         wal_counters::add(c_.segments_rolled, 1);
         if (user_) user_->on_segment_rolled(sealed, bytes, next);
     }
+    void on_fsync(std::chrono::nanoseconds duration, std::uint64_t group_size) override {
+        wal_counters::add(c_.fsyncs, 1);
+        c_.fsync_ns.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())));
+        c_.fsync_group.record(group_size);
+        if (user_) user_->on_fsync(duration, group_size);
+    }
     void on_corruption(const damage& what) override {
         if (user_) user_->on_corruption(what);
     }
     void on_segment_deleted(std::uint64_t id) override {
         wal_counters::add(c_.segments_deleted, 1);
         if (user_) user_->on_segment_deleted(id);
+    }
+    void on_write(std::uint64_t records, std::uint64_t bytes) override {
+        wal_counters::add(c_.writes, 1);
+        wal_counters::add(c_.records, records);
+        wal_counters::add(c_.bytes, bytes);
+        c_.write_group.record(records);
+        if (user_) user_->on_write(records, bytes);
+    }
+    void on_append(std::chrono::nanoseconds latency) override {
+        if (user_) user_->on_append(latency);
     }
 
     meter* user() const noexcept { return user_.get(); }
@@ -283,9 +298,10 @@ void wal_core::submit(request* r) {
 
 void wal_core::reject(request* r) {
     if (r->is_append()) wal_counters::add(counters_.failed_appends, 1);
-    // Through the writer's context, so the handler never runs inside the initiating function
-    // (nor inside the emission of a cancellation signal).
-    boost::asio::post(writer_ctx_, [r] { complete(r); });
+    // Posted to the wal's executor (the one given to open), then dispatched to the handler's:
+    // the handler never runs inside the initiating function, nor inside the emission of a
+    // cancellation signal, and does not wait for a busy writer thread.
+    boost::asio::post(public_ex_, [r] { complete(r); });
 }
 
 void wal_core::cancel(request* r) noexcept {
@@ -407,22 +423,10 @@ void wal_core::write_appends() {
     registry_->on_appended(*log_, group_, results_);
     const auto now = steady::now();
 
-    std::uint64_t ok_appends = 0, ok_records = 0, ok_bytes = 0;
-    for (std::size_t i = 0; i < group_ops_.size(); ++i) {
-        if (results_[i]) continue;
-        ++ok_appends;
-        ok_records += group_[i].records.size();
-        for (auto* e : group_[i].records) ok_bytes += e->bytes.size();
-    }
+    std::uint64_t ok_appends = 0;
+    for (std::size_t i = 0; i < group_ops_.size(); ++i) ok_appends += results_[i] ? 0 : 1;
     commit_.on_written(log_->written_lsn(), ok_appends, now);
     written_pos_ = log_->next_position();
-    if (ok_appends) {
-        wal_counters::add(counters_.records, ok_records);
-        wal_counters::add(counters_.bytes, ok_bytes);
-        wal_counters::add(counters_.writes, 1);
-        counters_.write_group.record(ok_records);
-        if (auto* m = meter_->user()) m->on_write(ok_records, ok_bytes);
-    }
 
     const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
     for (std::size_t i = 0; i < group_ops_.size(); ++i) {
@@ -539,6 +543,7 @@ void wal_core::close_log(request* r) {
     // No round is in flight (process() waited): the engine's close() syncs what is written,
     // then releases the files and the directory lock.
     std::error_code ec = log_ ? log_->close() : std::error_code{};
+    if (!ec && poisoned_) ec = errc::poisoned;  // the engine does not sync a poisoned log
     const lsn_t written = commit_.written();
     if (!poisoned_) {
         commit_.demand(written);
@@ -590,13 +595,13 @@ void wal_core::poison(std::error_code ec) {
 void wal_core::finish(request* r) { done_.push_back(r); }
 
 void wal_core::end_step() {
+    publish_watermarks();  // before a round starts: readers of written_lsn() see what it covers
     if (!closed_ && log_) {
         maybe_start_sync();
         arm_batch_timer();
         maybe_prepare_spare();
         arm_maintenance_timer();
     }
-    publish_watermarks();
     if (done_.empty()) return;
     // Completions come last, so that a handler run inline here (one without an executor of
     // its own) sees the state this step left. Swapped out: such a handler may start more.
@@ -632,29 +637,19 @@ void wal_core::publish_watermarks() {
 void wal_core::maybe_start_sync() {
     if (poisoned_ || !commit_.sync_due()) return;
     auto job = std::make_shared<sync_job>(log_->prepare_sync());
-    const std::uint64_t covered = commit_.sync_started(job->lsn);
-    const position covered_pos = written_pos_;
+    commit_.sync_started(job->lsn);
+    const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
-    boost::asio::post(sync_ctx_, [this, job, covered, covered_pos,
-                                  guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
-        const auto start = steady::now();
-        const auto ec = run_sync(*job);
-        const auto took = steady::now() - start;
-        boost::asio::post(writer_ctx_, [this, job = std::move(job), ec, took, covered, covered_pos] {
-            counters_.fsync_group.record(covered);
-            on_sync_done(job, ec, std::chrono::duration_cast<std::chrono::nanoseconds>(took), covered_pos);
-            if (auto* m = meter_->user()) {
-                m->on_fsync(std::chrono::duration_cast<std::chrono::nanoseconds>(took), covered);
-            }
+    boost::asio::post(
+        sync_ctx_, [this, job, covered, guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
+            const auto ec = run_sync(*job);
+            boost::asio::post(writer_ctx_,
+                              [this, job = std::move(job), ec, covered] { on_sync_done(*job, ec, covered); });
         });
-    });
 }
 
-void wal_core::on_sync_done(const std::shared_ptr<sync_job>& job, std::error_code ec,
-                            std::chrono::nanoseconds took, position covered) {
-    wal_counters::add(counters_.fsyncs, 1);
-    counters_.fsync_ns.record(static_cast<std::uint64_t>(took.count()));
-    if (log_) log_->sync_done(*job, ec);
+void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position covered) {
+    if (log_) log_->sync_done(job, ec);
     commit_.sync_finished(classify(ec), released_);
     for (auto& c : released_) {
         c.waiter->ec = c.ec;

@@ -160,8 +160,7 @@ private:
     void finish(request* r);  // queue for completion at the end of the strand step
     void end_step();
     void maybe_start_sync();
-    void on_sync_done(const std::shared_ptr<sync_job>& job, std::error_code ec, std::chrono::nanoseconds took,
-                      position covered);
+    void on_sync_done(const sync_job& job, std::error_code ec, position covered);
     void maybe_prepare_spare();
     void arm_batch_timer();
     void arm_maintenance_timer();
