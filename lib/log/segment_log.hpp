@@ -124,9 +124,11 @@ public:
     /// Opens the log in cfg.dir: validates cfg (errc::invalid_config), creates the directory
     /// if missing unless read_only (read_only: errc::not_found if missing), takes the
     /// directory lock unless read_only (errc::locked), recovers per cfg.recovery and fills
-    /// `info`. On failure returns the error and, in `why`, one line naming the
-    /// file/field/offset. A read-only open never writes, truncates, renames or removes
-    /// anything; `info` then says what a read-write open would have done.
+    /// `info` (doc/durability.md has the rules). On failure returns the error and, in `why`,
+    /// one line naming the file/field/offset; a refused open changes no file. A read-only
+    /// open never writes, truncates, renames or removes anything; `info` then says what a
+    /// read-write open would have done. A read-write open fdatasyncs every segment and the
+    /// directory before it returns: durable_lsn() == written_lsn() afterwards.
     static std::error_code open(const wal_config& cfg, std::unique_ptr<segment_log>& out, recovery_info& info,
                                 std::string& why);
 
@@ -206,8 +208,9 @@ public:
     /// as being prepared. Run make_spare(*req, spare) on any thread, then hand the result to
     /// spare_ready() on the writer thread. Without this, rotation creates the spare inline.
     std::optional<spare_request> spare_needed();
-    /// Takes a spare prepared by make_spare (ec: it failed; the file is removed if present
-    /// and rotation will make one inline).
+    /// Takes a spare prepared by make_spare. With ec set (make_spare failed and removed what
+    /// it made) nothing is kept and rotation makes a spare inline. A spare beyond the two the
+    /// engine keeps, or handed back after close(), is removed.
     void spare_ready(spare_segment spare, std::error_code ec);
 
     // ------------------------------------------------------------- inspection

@@ -184,14 +184,11 @@ BOOST_AUTO_TEST_CASE(use_future_token) {
     BOOST_TEST(w.durable_lsn() >= 2u);  // always: complete means fdatasync'd
     w.async_sync(asio::use_future).get();
     w.async_close(asio::use_future).get();
-    // An error arrives as an exception from get().
-    auto f3 = w.async_append(rec, asio::use_future);
-    try {
-        f3.get();
-        BOOST_FAIL("append after close succeeded");
-    } catch (const boost::system::system_error& e) {
-        BOOST_TEST((e.code() == errc::closed));
-    }
+    // use_future with a function: the future holds what it returns, here the error. (A plain
+    // use_future throws it from get(); that path is not taken here because ThreadSanitizer
+    // reports the exception_ptr handed between threads inside libstdc++, which it cannot see.)
+    auto f3 = w.async_append(rec, asio::use_future([](error_code ec, position) { return ec; }));
+    BOOST_TEST((f3.get() == errc::closed));
 }
 
 BOOST_AUTO_TEST_CASE(use_awaitable_token_in_a_coroutine) {
@@ -318,24 +315,26 @@ BOOST_AUTO_TEST_CASE(handler_bound_to_a_strand_runs_on_it) {
     asio::thread_pool pool(2);
     auto w = wal::open(pool.get_executor(), sim_config(disk, fsync_policy::always())).log;
     auto strand = asio::make_strand(pool.get_executor());
-    std::atomic<int> on_strand{0}, off_strand{0};
+    // Handlers run on pool threads: they only count (Boost.Test is not thread-safe).
+    std::atomic<int> on_strand{0}, off_strand{0}, errors{0};
     std::atomic<int> default_on_pool{0};
     std::promise<void> all;
     std::atomic<int> left{20};
     for (int i = 0; i < 10; ++i) {
         w.async_append(rec, asio::bind_executor(strand, [&](error_code ec, position) {
-                           BOOST_TEST(!ec);
+                           if (ec) ++errors;
                            (strand.running_in_this_thread() ? on_strand : off_strand)++;
                            if (--left == 0) all.set_value();
                        }));
         // Without an executor of its own, a handler runs on the executor given to open.
         w.async_append(rec, [&](error_code ec, position) {
-            BOOST_TEST(!ec);
+            if (ec) ++errors;
             if (pool.get_executor().running_in_this_thread()) default_on_pool++;
             if (--left == 0) all.set_value();
         });
     }
     BOOST_TEST_REQUIRE((all.get_future().wait_for(20s) == std::future_status::ready));
+    BOOST_TEST(errors.load() == 0);
     BOOST_TEST(on_strand.load() == 10);
     BOOST_TEST(off_strand.load() == 0);
     BOOST_TEST(default_on_pool.load() == 10);
