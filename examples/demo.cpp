@@ -8,10 +8,12 @@
 //   4. look at the log with wal-inspect (list, stats, tail), linked in as a library;
 //   5. remove the log, unless --keep.
 //
-// Usage: noriwal-demo [--records N] [--keep] [--dir DIR]
+// Usage: noriwal-demo [--records N] [--keep] [--dir DIR]   (--help says more)
 #include <noriwal/wal.hpp>
 
 #include "inspect.hpp"
+
+#include <boost/program_options.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -28,6 +30,7 @@
 #include <iostream>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -163,6 +166,18 @@ std::string plural(std::uint64_t n, const std::string& what) {
     return with_spaces(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+std::string latency(double seconds) {
+    char buf[32];
+    if (seconds < 1e-3) {
+        std::snprintf(buf, sizeof buf, "%.0f us", seconds * 1e6);
+    } else if (seconds < 1) {
+        std::snprintf(buf, sizeof buf, "%.1f ms", seconds * 1e3);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f s", seconds);
+    }
+    return buf;
+}
+
 int inspect(const std::vector<std::string>& args) {
     say("\n$ wal-inspect");
     for (const std::string& a : args) say(" " + a);
@@ -209,13 +224,16 @@ int demo(const options& opt, const char* self) {
             std::cerr << "noriwal-demo: " << failed << " appends failed\n";
             return 1;
         }
-        char line[256];
+        char line[512];
         std::snprintf(line, sizeof line,
                       "-> %s records (%.1f MiB with framing) in %.2f s: %s records/s, %.0f MiB/s\n"
+                      "   append latency (initiation to completion): p50 <= %s, p99 <= %s\n"
                       "   %s write system calls (about %.0f records each), %s fdatasyncs\n",
                       with_spaces(st.records).c_str(), static_cast<double>(st.bytes) / 1048576.0, secs,
                       with_spaces(static_cast<std::uint64_t>(static_cast<double>(st.records) / secs)).c_str(),
-                      static_cast<double>(st.bytes) / 1048576.0 / secs, with_spaces(st.writes).c_str(),
+                      static_cast<double>(st.bytes) / 1048576.0 / secs,
+                      latency(st.append_seconds.quantile(0.5)).c_str(),
+                      latency(st.append_seconds.quantile(0.99)).c_str(), with_spaces(st.writes).c_str(),
                       st.writes != 0 ? static_cast<double>(st.records) / static_cast<double>(st.writes) : 0.0,
                       with_spaces(st.fsyncs).c_str());
         say(line);
@@ -332,26 +350,33 @@ int demo(const options& opt, const char* self) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The crashing child of step 2: this program again, started by the demonstration.
+    if (argc == 4 && std::string_view(argv[1]) == "--crash-child")
+        return crash_child(argv[2], std::atoi(argv[3]));
+    namespace po = boost::program_options;
     options opt;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--crash-child" && i + 2 < argc) return crash_child(argv[i + 1], std::atoi(argv[i + 2]));
-        if (a == "--records" && i + 1 < argc) {
-            opt.records = std::strtoull(argv[++i], nullptr, 10);
-        } else if (a == "--keep") {
-            opt.keep = true;
-        } else if (a == "--dir" && i + 1 < argc) {
-            opt.dir = argv[++i];
-        } else {
-            std::cerr << "usage: " << argv[0]
-                      << " [--records N] [--keep] [--dir DIR]\n"
-                         "  --records N  records written in step 1 (default 1000000)\n"
-                         "  --keep       leave the log in its temporary directory\n"
-                         "  --dir DIR    use DIR for the log (it is kept)\n";
-            return a == "--help" || a == "-h" ? 0 : 2;
+    std::string dir;
+    po::options_description desc(
+        "noriwal-demo: write, crash, recover, inspect: the library in five steps. Options");
+    desc.add_options()("help,h", "print this help")(
+        "records,n", po::value(&opt.records)->default_value(opt.records), "records written in step 1")(
+        "dir,d", po::value(&dir),
+        "log directory (default: a fresh one under the temp directory, removed after)")(
+        "keep", po::bool_switch(&opt.keep), "keep the fresh directory");
+    try {
+        po::variables_map vm;
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << desc << '\n';
+            return 0;
         }
+        if (opt.records == 0) throw po::error("--records must be at least 1");
+    } catch (const po::error& e) {
+        std::cerr << "noriwal-demo: " << e.what() << "; see noriwal-demo --help\n";
+        return 2;
     }
-    if (opt.records == 0) opt.records = 1;
+    opt.dir = dir;
     try {
         return demo(opt, "/proc/self/exe");
     } catch (const std::exception& e) {
