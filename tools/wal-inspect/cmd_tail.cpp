@@ -53,17 +53,21 @@ class frames {
 public:
     explicit frames(std::filesystem::path dir) : dir_(std::move(dir)), fs_(posix_file_system()) {}
     std::span<const std::byte> of(const position& p) {
-        if (!map_ || id_ != p.segment_id || map_->size() < p.offset + detail::record_header_size) {
-            id_ = p.segment_id;
-            if (map_segment(*fs_, dir_ / detail::segment_file_name(id_), map_)) return {};
+        // The current mapping first; mapped again once if it is another segment's, or if the
+        // record lies past its end (a file that grows).
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            if (attempt == 1 || !map_ || id_ != p.segment_id) {
+                id_ = p.segment_id;
+                if (map_segment(*fs_, dir_ / detail::segment_file_name(id_), map_)) return {};
+            }
+            if (map_->size() < p.offset + detail::record_header_size) continue;
+            const auto rest = map_->bytes().subspan(p.offset);
+            detail::record_view rv;
+            if (detail::decode_record_header(rest, id_, UINT32_MAX, rv) == detail::decode_status::ok &&
+                rv.size <= rest.size())
+                return rest.first(rv.size);
         }
-        if (map_->size() < p.offset + detail::record_header_size) return {};
-        const auto rest = map_->bytes().subspan(p.offset);
-        detail::record_view rv;
-        if (detail::decode_record_header(rest, id_, UINT32_MAX, rv) != detail::decode_status::ok ||
-            rv.size > rest.size())
-            return {};
-        return rest.first(rv.size);
+        return {};
     }
 
 private:
