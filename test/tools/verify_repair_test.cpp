@@ -106,6 +106,38 @@ BOOST_AUTO_TEST_CASE(a_torn_tail_is_reported_as_such) {
     BOOST_TEST(dump.err.find("at the end of the log") != std::string::npos, dump.err);
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_cut_short_at_the_end_is_never_shown) {
+    temp_dir dir("inspect-batch");
+    std::vector<written_record> recs = sample_records(50);
+    for (int i = 0; i < 4; ++i) {
+        written_record b;
+        b.key = "batch" + std::to_string(i);
+        b.value = "part " + std::to_string(i);
+        b.batch = i == 0   ? detail::record_type::first
+                  : i == 3 ? detail::record_type::last
+                           : detail::record_type::middle;
+        recs.push_back(b);
+    }
+    write_log(test_config(dir.path()), recs, 10);
+    const written_record& last = recs.back();
+    BOOST_TEST_REQUIRE(last.pos.segment_id == recs[50].pos.segment_id);  // one batch, one segment
+    // The crash came before the batch's last record reached the disk.
+    zero_range(file_of(dir.path(), last), last.pos.offset, 64);
+    // Readers show none of the batch, and say so without calling it damage (a torn tail).
+    const process_result dump = run_inspect({"dump", dir.path().string(), "--format", "json"});
+    BOOST_TEST(dump.status == 0, dump.err);
+    BOOST_TEST(dumped_lsns(dir.path()) == range(1, 50));
+    BOOST_TEST(dump.err.find("incomplete batch") != std::string::npos, dump.err);
+    BOOST_TEST(dump.err.find("LSNs 51..53 not read") != std::string::npos, dump.err);
+    // verify reports it; every mode but absolute_consistency opens with the 50 records before it.
+    const json::value doc = verify_json(dir.path(), 1);
+    const auto& damages = member(doc, "damages").items;
+    BOOST_TEST_REQUIRE(damages.size() == 1u);
+    BOOST_TEST(member(damages[0], "kind").text == "incomplete_batch");
+    BOOST_TEST(member(damages[0], "torn_tail").boolean);
+    BOOST_TEST(uint_member(member(member(doc, "recovery"), "tolerate_corrupted_tail"), "last_lsn") == 50u);
+}
+
 BOOST_AUTO_TEST_CASE(mid_log_damage_is_reported_and_point_in_time_repair_cuts_it) {
     temp_dir dir("inspect-midlog");
     const auto recs = synced_log(dir.path());

@@ -108,9 +108,9 @@ bool record_walk::next(walked_record& out) {
     }
 }
 
-void record_walk::drop_batch(const char* what) {
+void record_walk::drop_batch(const char* what, bool at_tail) {
     const lsn_t count = batch_.size();
-    damage(batch_offset_, offset_ - batch_offset_, batch_first_, batch_first_ + count - 1, what);
+    damage(batch_offset_, offset_ - batch_offset_, batch_first_, batch_first_ + count - 1, what, at_tail);
     expected_ = batch_first_ + count;
     batch_open_ = false;
     batch_.clear();
@@ -194,11 +194,16 @@ void record_walk::end_of_segment(std::uint64_t stop, const char* what, bool clea
     const std::span<const std::byte> bytes = map_->bytes();
     const std::uint64_t id = segments_[index_].id;
     const bool last = index_ + 1 >= segments_.size();
-    if (batch_open_) drop_batch("incomplete batch (the segment ends before its last record)");
 
     // Valid records later in this segment: whatever stopped the walk is damage in the middle.
     detail::record_view rv;
-    const std::uint64_t next = find_record_from(bytes, id, stop + detail::record_alignment, expected_, rv);
+    const lsn_t resume_from = batch_open_ ? batch_first_ + batch_.size() : expected_;
+    const std::uint64_t next = find_record_from(bytes, id, stop + detail::record_alignment, resume_from, rv);
+    // A batch never spans segments: one still open here lacks its last record. At the very end
+    // of the log that is what a crash leaves (recovery drops the batch); elsewhere it is damage.
+    if (batch_open_)
+        drop_batch("incomplete batch (its last record is missing; recovery drops the whole batch)",
+                   last && next >= bytes.size());
     if (next < bytes.size()) {
         damage(stop, next - stop, rv.lsn > expected_ ? expected_ : 0, rv.lsn - 1,
                what != nullptr ? what : "zeros or stale bytes in the middle of a segment");

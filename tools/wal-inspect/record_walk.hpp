@@ -85,7 +85,7 @@ private:
     bool enter(std::size_t index);
     void step();
     void end_of_segment(std::uint64_t stop, const char* what, bool clean);
-    void drop_batch(const char* what);
+    void drop_batch(const char* what, bool at_tail = false);
     void damage(std::uint64_t offset, std::uint64_t length, lsn_t first, lsn_t last, std::string what,
                 bool at_tail = false);
     void leave();
