@@ -74,16 +74,17 @@ noriwal::wal_config config_for(const std::filesystem::path& dir) {
     return cfg;
 }
 
-// Appends records [from, from + count) (count 0: until stopped), at most max_in_flight
-// outstanding, calling on_ack with the LSN of each completed append.
-template <class OnAck>
-std::uint64_t append_pipelined(noriwal::wal& log, std::uint64_t from, std::uint64_t count, OnAck on_ack) {
+// Appends records [from, from + count), or from `from` on while keep_going() says so, with at
+// most max_in_flight outstanding, calling on_ack with the LSN of each completed append.
+template <class OnAck, class KeepGoing>
+std::uint64_t append_pipelined(noriwal::wal& log, std::uint64_t from, std::uint64_t count, OnAck on_ack,
+                               KeepGoing keep_going) {
     std::mutex m;
     std::condition_variable cv;
     std::size_t in_flight = 0;
     std::uint64_t failed = 0;
     record_maker maker;
-    for (std::uint64_t i = from; count == 0 || i < from + count; ++i) {
+    for (std::uint64_t i = from; (count == 0 || i < from + count) && keep_going(i); ++i) {
         {
             std::unique_lock lock(m);
             cv.wait(lock, [&] { return in_flight < max_in_flight; });
@@ -125,17 +126,17 @@ int crash_child(const std::filesystem::path& dir, int report_fd) {
             std::this_thread::sleep_for(1ms);
         }
     });
-    // Bounded, in case the parent never kills us: about ten seconds of appends at most.
+    // One unbroken stream of appends, so that the kill finds some in flight. Bounded, in case
+    // the parent never kills us: about ten seconds at most.
     const auto deadline = clock_type::now() + 10s;
-    std::uint64_t i = 10'000'000;
-    while (clock_type::now() < deadline) {
-        append_pipelined(o.log, i, 20'000, [&](std::uint64_t lsn) {
+    append_pipelined(
+        o.log, 10'000'000, 0,
+        [&](std::uint64_t lsn) {
             std::uint64_t cur = acked.load();
             while (lsn > cur && !acked.compare_exchange_weak(cur, lsn)) {
             }
-        });
-        i += 20'000;
-    }
+        },
+        [&](std::uint64_t i) { return (i & 0xFFF) != 0 || clock_type::now() < deadline; });
     stop.store(true);
     reporter.join();
     return 0;
@@ -214,9 +215,8 @@ int demo(const options& opt, const char* self) {
     {
         noriwal::wal::opened o = noriwal::wal::open(cfg);
         const auto start = clock_type::now();
-        std::atomic<std::uint64_t> last{0};
-        const std::uint64_t failed =
-            append_pipelined(o.log, 0, opt.records, [&](std::uint64_t lsn) { last.store(lsn); });
+        const std::uint64_t failed = append_pipelined(
+            o.log, 0, opt.records, [](std::uint64_t) {}, [](std::uint64_t) { return true; });
         const double secs = std::chrono::duration<double>(clock_type::now() - start).count();
         const noriwal::wal_stats st = o.log.stats();
         o.log.close();
