@@ -22,7 +22,8 @@ std::vector<written_record> varied_log(const std::filesystem::path& dir) {
     std::vector<written_record> recs = sample_records(240);
     written_record bin;
     bin.key = std::string("bin\0\xff\"key", 9);
-    bin.value = std::string("\x00\x01\x02\xfe\xff quote\" backslash\\ \xc3\x28", 30);
+    static constexpr char value[] = "\x00\x01\x02\xfe\xff quote\" backslash\\ \xc3\x28";
+    bin.value = std::string(value, sizeof value - 1);
     recs.push_back(bin);
     for (int i = 0; i < 3; ++i) {
         written_record b;
