@@ -33,7 +33,7 @@ asio::awaitable<void> ship(noriwal::reader& r) {
             co_return;
         }
         std::cout << "ship LSN " << e.lsn() << " " << noriwal::as_string(e.key()) << " (" << e.value().size()
-                  << " bytes)\n";
+                  << " bytes)" << std::endl;  // a stream: one line at a time
     }
 }
 
