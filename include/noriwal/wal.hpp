@@ -35,6 +35,7 @@
 #include <noriwal/config.hpp>
 #include <noriwal/error.hpp>
 #include <noriwal/position.hpp>
+#include <noriwal/reader.hpp>
 #include <noriwal/record.hpp>
 #include <noriwal/recovery_info.hpp>
 #include <noriwal/stats.hpp>
@@ -217,6 +218,30 @@ public:
     void close();
     std::uint64_t delete_segments_before(position p);
     void truncate_after(lsn_t lsn);
+
+    // ------------------------------------------------------------------ reading (any thread)
+    // Readers and the key index; doc/readers.md has the whole story.
+
+    /// A reader of this log, positioned at its first record. It reads up to the written
+    /// watermark, or the durable one with opts.visible = visibility::durable; async_next's
+    /// handlers run on this wal's executor unless they have their own. The reader stays
+    /// usable after the wal is closed (up to the end, then errc::closed). Throws
+    /// std::system_error (errc::closed) for an empty wal.
+    reader make_reader(reader_options opts = {}) const;
+    /// A reader positioned at `p` (as reader::seek(p): a record with p's LSN must start there,
+    /// or p is the end). Throws std::system_error (errc::not_found, errc::closed).
+    reader read_from(const position& p, reader_options opts = {}) const;
+
+    /// With wal_config::index_keys: every key whose newest record is not a tombstone, in no
+    /// particular order. Throws std::system_error (errc::invalid_argument) without the index.
+    std::vector<std::string> keys() const;
+    /// With wal_config::index_keys: where the records of `key` are, oldest first (tombstones
+    /// included). Read them with a reader's read_at.
+    std::vector<position> records_for(bytes_view key) const;
+    std::vector<position> records_for(std::string_view key) const { return records_for(as_bytes(key)); }
+    /// With wal_config::index_keys: the newest record of `key`, unless it is a tombstone.
+    std::optional<position> latest(bytes_view key) const;
+    std::optional<position> latest(std::string_view key) const { return latest(as_bytes(key)); }
 
     // ------------------------------------------------------------------ observation (any thread)
 

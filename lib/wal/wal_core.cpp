@@ -203,6 +203,13 @@ std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     engine_cfg.metrics = meter_;
     auto ec = segment_log::open(engine_cfg, log_, info, why);
     if (ec) return ec;
+    registry_ = std::make_shared<segment_registry>(cfg_, cfg_.fs);
+    if ((ec = registry_->load(*log_))) {
+        why = "cannot read the log in " + cfg_.dir.string() + " to index it: " + ec.message();
+        return ec;
+    }
+    // A segment that a reader has mapped is never recycled (it is unlinked instead).
+    log_->set_recycle_filter([r = registry_.get()](std::uint64_t id) { return r->may_recycle(id); });
     commit_ = commit_queue<request*>(cfg_.fsync, log_->durable_lsn(), log_->written_lsn());
     written_pos_ = log_->next_position();
     {
@@ -413,6 +420,7 @@ void wal_core::write_appends() {
 
     results_.assign(group_ops_.size(), std::error_code{});
     const auto ec = log_->append(group_, results_);
+    registry_->on_appended(*log_, group_, results_);
     const auto now = steady::now();
 
     std::uint64_t ok_appends = 0;
@@ -479,7 +487,11 @@ void wal_core::handle(request* r) {
             if (closed_) {
                 r->ec = errc::closed;
             } else {
-                r->ec = classify(log_->delete_segments_before(op->before, op->count));
+                {
+                    auto files = registry_->lock_files();  // no reader opens a file meanwhile
+                    r->ec = classify(log_->delete_segments_before(op->before, op->count));
+                    registry_->on_segments_changed(*log_);
+                }
                 if (log_->poisoned()) poison(r->ec);
             }
             finish(r);
@@ -492,7 +504,15 @@ void wal_core::handle(request* r) {
                 finish(r);
                 return;
             }
-            r->ec = classify(log_->truncate_after(op->lsn));
+            {
+                auto files = registry_->lock_files();  // no reader opens a file meanwhile
+                r->ec = classify(log_->truncate_after(op->lsn));
+                if (!r->ec) {
+                    registry_->on_truncated(*log_, op->lsn);
+                } else {
+                    registry_->on_segments_changed(*log_);  // whatever was removed before the failure
+                }
+            }
             if (log_->poisoned()) {
                 poison(r->ec);
             } else {
@@ -543,6 +563,10 @@ void wal_core::close_log(request* r) {
     }
     released_.clear();
     if (log_ && !ec) durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
+    if (log_) {
+        registry_->refresh(*log_);
+        registry_->on_closed();  // waiting readers complete with errc::closed
+    }
     log_.reset();
     closed_ = true;
     batch_timer_.cancel();
@@ -603,6 +627,7 @@ void wal_core::end_step() {
 }
 
 void wal_core::publish_watermarks() {
+    if (log_) registry_->refresh(*log_);  // readers' watermarks; wakes tailing readers
     written_lsn_.store(commit_.written(), std::memory_order_release);
     durable_lsn_.store(commit_.durable(), std::memory_order_release);
     std::lock_guard lk(published_mutex_);
@@ -700,7 +725,9 @@ void wal_core::on_maintenance() {
     std::error_code ec = log_->rotate_if_older_than(now_ns);
     if (!ec && cfg_.retention.count() > 0) {
         std::uint64_t deleted = 0;
+        auto files = registry_->lock_files();  // no reader opens a file meanwhile
         ec = log_->apply_retention(now_ns, deleted);
+        if (deleted != 0) registry_->on_segments_changed(*log_);
     }
     if (ec && log_->poisoned()) poison(ec);
     end_step();

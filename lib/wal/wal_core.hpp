@@ -17,6 +17,7 @@
 #include <noriwal/wal.hpp>
 
 #include <log/segment_log.hpp>
+#include <read/segment_registry.hpp>
 #include <wal/commit_queue.hpp>
 #include <wal/histogram_recorder.hpp>
 
@@ -132,6 +133,8 @@ public:
     wal_counters& counters() noexcept { return counters_; }
 
     static const std::shared_ptr<wal_core>& of(const wal& w) noexcept { return w.core_; }
+    /// What readers of this wal read from (set by open_log).
+    const std::shared_ptr<segment_registry>& registry() const noexcept { return registry_; }
 
     /// Completes `r` on its handler's executor (dispatch: inline only if the caller already
     /// runs there, which for the wal's own threads means a handler without an executor).
@@ -192,6 +195,7 @@ private:
 
     // Writer strand state.
     std::unique_ptr<segment_log> log_;
+    std::shared_ptr<segment_registry> registry_;  // readers' view; hooks in lib/wal/wal_core.cpp
     commit_queue<request*> commit_;
     request* pending_head_ = nullptr;  // taken from the intake, not yet handled, in order
     request* pending_tail_ = nullptr;
