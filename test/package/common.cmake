@@ -1,0 +1,101 @@
+# Shared by the package test scripts (run with cmake -P). Every step runs a command, keeps its
+# output, and on failure stops the test with that output so that CI logs say what broke.
+
+# The parent build's CMAKE_PREFIX_PATH reaches the scripts "|"-separated (add_test would split a
+# ";" list into arguments); nested configure steps get it through the environment.
+if(PREFIX_PATH)
+  string(REPLACE "|" ":" _package_prefix_path "${PREFIX_PATH}")
+  if(DEFINED ENV{CMAKE_PREFIX_PATH} AND NOT "$ENV{CMAKE_PREFIX_PATH}" STREQUAL "")
+    string(APPEND _package_prefix_path ":$ENV{CMAKE_PREFIX_PATH}")
+  endif()
+  set(ENV{CMAKE_PREFIX_PATH} "${_package_prefix_path}")
+endif()
+
+# package_run(<what> COMMAND <cmd...> [WORKING_DIRECTORY <dir>] [OUTPUT_VARIABLE <var>])
+function(package_run what)
+  cmake_parse_arguments(R "" "WORKING_DIRECTORY;OUTPUT_VARIABLE" "COMMAND" ${ARGN})
+  if(NOT R_WORKING_DIRECTORY)
+    set(R_WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
+  endif()
+  message(STATUS "${what}: ${R_COMMAND}")
+  execute_process(COMMAND ${R_COMMAND} WORKING_DIRECTORY "${R_WORKING_DIRECTORY}"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${rc}):\n${out}")
+  endif()
+  if(R_OUTPUT_VARIABLE)
+    set(${R_OUTPUT_VARIABLE} "${out}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# package_fresh_dir(<dir>): an empty directory, so that nothing from an earlier run is reused.
+function(package_fresh_dir dir)
+  file(REMOVE_RECURSE "${dir}")
+  file(MAKE_DIRECTORY "${dir}")
+endfunction()
+
+# package_check_install(PREFIX <dir> SOURCE_DIR <dir> LIBDIR <rel> SHARED <bool> [TOOLS <name...>])
+# The installed tree holds every public header, one library of the expected kind, the CMake
+# package, noriwal.pc and the tools that were built.
+function(package_check_install)
+  cmake_parse_arguments(I "" "PREFIX;SOURCE_DIR;LIBDIR;SHARED" "TOOLS" ${ARGN})
+  file(GLOB_RECURSE source_headers RELATIVE "${I_SOURCE_DIR}/include" "${I_SOURCE_DIR}/include/noriwal/*")
+  file(GLOB_RECURSE installed_headers RELATIVE "${I_PREFIX}/include" "${I_PREFIX}/include/noriwal/*")
+  list(SORT source_headers)
+  list(SORT installed_headers)
+  if(NOT source_headers STREQUAL installed_headers)
+    message(FATAL_ERROR "installed headers differ from include/noriwal:\n"
+                        "  source:    ${source_headers}\n  installed: ${installed_headers}")
+  endif()
+  set(lib "${I_PREFIX}/${I_LIBDIR}")
+  if(I_SHARED)
+    set(want "${lib}/libnoriwal.so")
+    set(unwanted "${lib}/libnoriwal.a")
+  else()
+    set(want "${lib}/libnoriwal.a")
+    set(unwanted "${lib}/libnoriwal.so")
+  endif()
+  set(cmakedir "${lib}/cmake/noriwal")
+  foreach(file "${want}" "${cmakedir}/noriwalConfig.cmake" "${cmakedir}/noriwalConfigVersion.cmake"
+               "${cmakedir}/noriwalTargets.cmake" "${cmakedir}/Findlz4.cmake" "${cmakedir}/Findzstd.cmake"
+               "${lib}/pkgconfig/noriwal.pc")
+    if(NOT EXISTS "${file}")
+      message(FATAL_ERROR "not installed: ${file}")
+    endif()
+  endforeach()
+  if(EXISTS "${unwanted}")
+    message(FATAL_ERROR "installed the wrong kind of library: ${unwanted}")
+  endif()
+  foreach(tool IN LISTS I_TOOLS)
+    if(NOT EXISTS "${I_PREFIX}/bin/${tool}")
+      message(FATAL_ERROR "tool ${tool} was built but not installed in ${I_PREFIX}/bin")
+    endif()
+  endforeach()
+endfunction()
+
+# package_check_links(<executable> <prefix> <shared>): a program built against a shared noriwal
+# loads libnoriwal.so from the prefix; one built against the static library does not load it.
+function(package_check_links exe prefix shared)
+  file(GET_RUNTIME_DEPENDENCIES EXECUTABLES "${exe}"
+       RESOLVED_DEPENDENCIES_VAR resolved UNRESOLVED_DEPENDENCIES_VAR unresolved)
+  if(unresolved)
+    message(FATAL_ERROR "${exe}: unresolved shared libraries: ${unresolved}")
+  endif()
+  set(noriwal_libs "${resolved}")
+  list(FILTER noriwal_libs INCLUDE REGEX "/libnoriwal\\.so")
+  if(shared)
+    if(NOT noriwal_libs)
+      message(FATAL_ERROR "${exe} does not load libnoriwal.so (loads: ${resolved})")
+    endif()
+    file(REAL_PATH "${prefix}" real_prefix)
+    foreach(l IN LISTS noriwal_libs)
+      file(REAL_PATH "${l}" real_l)
+      string(FIND "${real_l}" "${real_prefix}/" at)
+      if(NOT at EQUAL 0)
+        message(FATAL_ERROR "${exe} loads ${real_l}, not the one installed in ${prefix}")
+      endif()
+    endforeach()
+  elseif(noriwal_libs)
+    message(FATAL_ERROR "${exe} was linked statically but loads ${noriwal_libs}")
+  endif()
+endfunction()
