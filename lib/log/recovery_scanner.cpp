@@ -32,10 +32,10 @@ constexpr std::size_t reserved_at = 26;
 
 std::string file_of(std::uint64_t id) { return segment_file_name(id); }
 
-// Offset just past the last non-zero byte of bytes[from, to), or `from` if they are all zero.
+// Offset just past the last non-zero byte of bytes[from, to), or 0 if they are all zero.
 std::uint64_t nonzero_end(std::span<const std::byte> bytes, std::uint64_t from, std::uint64_t to) noexcept {
     while (to > from && bytes[to - 1] == std::byte{0}) --to;
-    return to;
+    return to > from ? to : 0;
 }
 
 bool all_zero(std::span<const std::byte> bytes) noexcept {
@@ -139,7 +139,7 @@ survey_result survey(std::span<const std::byte> bytes, std::uint64_t segment_id,
             r.nonzero_end = o + 8 - static_cast<unsigned>(std::countl_zero(w)) / 8;
         } else {
             const std::uint64_t e = nonzero_end(bytes, o, std::min<std::uint64_t>(size, o + 8));
-            if (e == o) continue;
+            if (e == 0) continue;
             if (!r.nonzero) {
                 r.nonzero = true;
                 std::uint64_t f = o;
@@ -493,7 +493,8 @@ std::error_code recovery_scanner::add_segment(std::uint64_t id, std::span<const 
         const std::uint64_t cut_offset = prev == 0 ? 0 : segments_[prev - 1].end;
         if (p.all_zero) {
             // An all-zero file is a clean end only as the last segment.
-            add_damage(p.id, 0, 0, damage_kind::bad_segment_header, expected_, cut_index, cut_offset);
+            add_damage(p.id, 0, std::min<std::uint64_t>(segment_header_size, p.file_size),
+                       damage_kind::bad_segment_header, expected_, cut_index, cut_offset);
         } else if (id != p.id + 1) {
             resolve_pending_stop(false, true);
             add_damage(p.id + 1, 0, 0, damage_kind::missing_segment, expected_, prev, p.end);

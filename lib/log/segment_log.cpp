@@ -134,7 +134,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         bool is_dir = false;
         if (auto ec = fs.is_directory(dir, is_dir); ec || !is_dir) {
             why = "log directory " + dir.string() + " does not exist (a read-only open never creates it)";
-            return ec ? ec : make_error_code(errc::not_found);
+            return errc::not_found;
         }
     } else {
         if (auto ec = fs.create_directories(dir)) {
@@ -172,7 +172,6 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     std::sort(ids.begin(), ids.end());
 
-    bool dir_changed = false;
     if (!ro) {
         // Spare and truncation files of an earlier run: never part of the log.
         for (const std::string& name : temps) {
@@ -180,7 +179,6 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
                 why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
                 return ec;
             }
-            dir_changed = true;
         }
     }
 
@@ -300,7 +298,9 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         if (!log->segments_.empty()) next_id = log->segments_.back().id + 1;
         ec = log->activate(next_id);
     }
-    if (!ec && (dir_changed || log->dir_changes_ > log->dir_changes_synced_)) {
+    // Always: the entries of the segments just read (a crashed writer's last rename may not
+    // have reached the disk) must be durable before the durable watermark says their records are.
+    if (!ec) {
         ec = fs.sync_directory(dir);
         log->dir_changes_synced_ = log->dir_changes_;
     }
