@@ -569,6 +569,10 @@ std::error_code segment_log::drop_oldest() {
     }
     ++dir_changes_;
     if (ec) return poison(ec);
+    // Durable before the next removal: unsynced directory operations may reach the disk in any
+    // order, and a later removal kept with an earlier one undone would leave a hole after the
+    // oldest segment, which recovery cannot tell from lost records.
+    if (auto sync_ec = sync_directory_now()) return sync_ec;
     if (cfg_.metrics) cfg_.metrics->on_segment_deleted(s.id);
     return {};
 }
@@ -587,7 +591,7 @@ std::error_code segment_log::delete_segments_before(const position& p, std::uint
     }
     if (deleted == 0) return {};
     forget_skipped_before(segments_.front().base_lsn);
-    return sync_directory_now();
+    return {};  // each removal was made durable by drop_oldest
 }
 
 std::error_code segment_log::sync_directory_now() {
@@ -611,7 +615,7 @@ std::error_code segment_log::apply_retention(std::uint64_t now_ns, std::uint64_t
     }
     if (deleted == 0) return {};
     forget_skipped_before(segments_.front().base_lsn);
-    return sync_directory_now();
+    return {};  // each removal was made durable by drop_oldest
 }
 
 std::optional<std::uint64_t> segment_log::rotation_due_ns() const noexcept {
