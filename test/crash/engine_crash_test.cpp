@@ -52,9 +52,9 @@ BOOST_TEST_GLOBAL_FIXTURE(summary);
 // Exhaustive: every mutating operation is a crash point.
 exploration_options exhaustive() {
     exploration_options o;
-    o.max_exhaustive = 8;
-    o.samples = scaled(24, 4);
-    o.max_tears_per_write = scaled(6, 2);
+    o.max_exhaustive = test_scale() >= 1 ? 10 : 7;
+    o.samples = scaled(64, 6);
+    o.max_tears_per_write = scaled(8, 2);
     return o;
 }
 
@@ -62,8 +62,8 @@ exploration_options exhaustive() {
 exploration_options sampled(std::uint64_t seed) {
     exploration_options o;
     o.max_exhaustive = 6;
-    o.samples = scaled(12, 3);
-    o.max_tears_per_write = 3;
+    o.samples = scaled(24, 3);
+    o.max_tears_per_write = 4;
     o.seed = seed;
     return o;
 }
@@ -309,13 +309,14 @@ BOOST_AUTO_TEST_CASE(truncate_inside_an_atomic_batch) {
 
 // Seeded random workloads mixing everything, with crash points at a sample of operations.
 BOOST_AUTO_TEST_CASE(random_mixed_workloads) {
-    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
         wal_config cfg = small_segments();
-        cfg.recycle_segments = seed == 2;
+        cfg.recycle_segments = seed % 2 == 0;
+        if (seed == 5) cfg.prealloc = preallocation::none;
         crash_explorer ex(cfg, sampled(seed));
-        engine_workload w("random-" + std::to_string(seed), cfg, &ex, some_ops(0.05, seed));
+        engine_workload w("random-" + std::to_string(seed), cfg, &ex, some_ops(0.1, seed));
         std::mt19937_64 rng(seed);
-        for (int step = 0; step < 60; ++step) {
+        for (int step = 0; step < 120; ++step) {
             const auto op = rng() % 20;
             if (op < 12) {
                 w.append_mix(1 + rng() % 4, 1 + rng() % 3, rng);
