@@ -30,6 +30,15 @@ std::error_code from_errno(int e) noexcept {
 
 std::error_code last_error() noexcept { return from_errno(errno); }
 
+// std::filesystem reports errno values in the generic or the system category; give them the
+// same mapping (and category) as the errors of the calls made here directly.
+std::error_code as_errno(std::error_code ec) noexcept {
+    if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {
+        return from_errno(ec.value());
+    }
+    return ec;
+}
+
 // A write that made no progress without setting errno would loop forever; report it as EIO.
 std::error_code no_progress() noexcept { return {EIO, std::system_category()}; }
 
@@ -279,10 +288,9 @@ public:
     std::error_code create_directories(const std::filesystem::path& dir) override {
         std::error_code ec;
         std::filesystem::create_directories(dir, ec);
-        if (ec && ec.category() == std::system_category()) return from_errno(ec.value());
-        if (ec && ec != std::errc::file_exists) return ec;
+        if (ec && ec != std::errc::file_exists) return as_errno(ec);
         const auto st = std::filesystem::status(dir, ec);
-        if (ec) return ec.category() == std::system_category() ? from_errno(ec.value()) : ec;
+        if (ec) return as_errno(ec);
         if (!std::filesystem::is_directory(st)) return {ENOTDIR, std::system_category()};
         return {};
     }

@@ -307,6 +307,7 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
         scanned_segment& s = segments_.back();
         stop sp;
         sp.offset = off;
+        bool maybe_stale = false;  // bytes that are no header of this segment: perhaps inside an older record
         std::uint64_t from = off + record_alignment;  // where the survey for the next record starts
         if (off >= size) {
             sp.why = cause::eof;
@@ -342,11 +343,13 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
                     } else {
                         sp.why = cause::damage;
                         sp.kind = damage_kind::bad_checksum;
+                        maybe_stale = true;
                     }
                     break;
                 case decode_status::bad_header:
                     sp.why = cause::damage;
                     sp.kind = damage_kind::bad_checksum;
+                    maybe_stale = true;
                     break;
                 case decode_status::bad_length:
                     sp.why = cause::damage;
@@ -383,7 +386,14 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
             continue;
         }
 
-        // Nothing valid follows: this is where the segment ends.
+        // Nothing valid follows: this is where the segment ends. In a recycled file the end
+        // of the new records usually falls inside an older record: bytes that are no header,
+        // followed by the older records' headers. They are stale, unless they carry the LSN
+        // expected here, as the torn header of this segment's next record would. (A header
+        // torn right after its first 8 bytes still reads as stale: an unsynced record is lost
+        // either way, only the report differs; see doc/durability.md.)
+        if (maybe_stale && r.stale && le::load_u64(bytes.data() + off + lsn_at) != expected_)
+            sp.why = cause::stale;
         sp.junk_after = r.nonzero;
         sp.first_nonzero = r.nonzero ? r.first_nonzero : size;
         sp.stale_after = r.stale;

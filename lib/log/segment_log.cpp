@@ -394,10 +394,11 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
         for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
         return ec;
     }
-    if (auto ec = rotate_if_older_than(clock_())) {
-        for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
-        return ec;
-    }
+    if (cfg_.max_segment_age.count() > 0)
+        if (auto ec = rotate_if_older_than(clock_())) {
+            for (std::size_t i = 0; i < group.size(); ++i) results[i] = ec;
+            return ec;
+        }
 
     const std::uint64_t capacity = cfg_.max_segment_size;
     const std::uint64_t room = capacity - segment_header_size;  // for records, in an empty segment

@@ -5,6 +5,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <thread>
+
 using namespace noriwal;
 using namespace noriwal::test;
 using namespace std::chrono_literals;
@@ -233,7 +235,8 @@ BOOST_AUTO_TEST_CASE(an_atomic_batch_is_never_split_across_segments) {
     auto o = open_ok(cfg);
     log_writer w(*o.log);
     for (int i = 0; i < 3; ++i) w.put("k", std::string(900, 'a'));  // ~2800 of 4032 bytes used
-    std::vector<record> rs(3, record::put("b", std::string(500, 'b')));
+    const std::string value(500, 'b');
+    std::vector<record> rs(3, record::put("b", value));
     const auto pos = w.append(rs, true);  // ~1600 bytes: does not fit in what is left
     BOOST_TEST(pos[0].segment_id == 2u);
     BOOST_TEST(pos[2].segment_id == 2u);
@@ -365,25 +368,31 @@ BOOST_AUTO_TEST_CASE(a_second_open_of_a_locked_directory_fails) {
 }
 
 BOOST_AUTO_TEST_CASE(a_real_directory_is_locked_and_holds_the_log) {
-    temp_dir tmp("noriwal-engine");
-    wal_config cfg = small_config(nullptr);
-    cfg.dir = tmp / "wal";
-    cfg.prealloc = preallocation::zero_fill;
-    {
+    for (preallocation prealloc : {preallocation::zero_fill, preallocation::fallocate, preallocation::none}) {
+        temp_dir tmp("noriwal-engine");
+        wal_config cfg = small_config(nullptr);
+        cfg.dir = tmp / "wal";
+        cfg.prealloc = prealloc;
+        {
+            opened o = open_ok(cfg);
+            log_writer w(*o.log);
+            for (int i = 1; i <= 30; ++i) w.put("k", value_for(i));
+            opened second = open_log(cfg);
+            BOOST_TEST(second.ec == errc::locked);
+            BOOST_TEST(!o.log->close());
+        }
         opened o = open_ok(cfg);
-        log_writer w(*o.log);
-        for (int i = 1; i <= 30; ++i) w.put("k", value_for(i));
-        opened second = open_log(cfg);
-        BOOST_TEST(second.ec == errc::locked);
-        BOOST_TEST(!o.log->close());
+        BOOST_TEST(o.info.valid_records == 30u);
+        BOOST_TEST(!o.info.corruption_detected);
+        BOOST_TEST(o.info.damages.empty());
+        const auto got = read_all(*posix_file_system(), *o.log);
+        BOOST_TEST_REQUIRE(got.size() == 30u);
+        BOOST_TEST(got[29].value == value_for(30));
+        // Preallocated segments have their full size from the start; the others grow.
+        const auto segs = o.log->segments();
+        BOOST_TEST(std::filesystem::file_size(segs.back().path) ==
+                   (prealloc == preallocation::none ? segs.back().written_bytes : cfg.max_segment_size));
     }
-    opened o = open_ok(cfg);
-    BOOST_TEST(o.info.valid_records == 30u);
-    BOOST_TEST(!o.info.corruption_detected);
-    BOOST_TEST(o.info.damages.empty());
-    const auto got = read_all(*posix_file_system(), *o.log);
-    BOOST_TEST_REQUIRE(got.size() == 30u);
-    BOOST_TEST(got[29].value == value_for(30));
 }
 
 BOOST_AUTO_TEST_CASE(read_only_open_needs_the_directory_and_refuses_writes) {
@@ -427,6 +436,34 @@ BOOST_AUTO_TEST_CASE(a_failed_write_poisons_the_log) {
     auto r = open_ok(small_config(disk));
     BOOST_TEST(r.info.last_lsn == 1u);
     BOOST_TEST(r.log->next_position().lsn == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_is_no_space_and_leaves_acknowledged_records_intact) {
+    for (preallocation prealloc : {preallocation::zero_fill, preallocation::none}) {
+        auto disk = fresh_disk();
+        const auto cfg = small_config(disk, recovery_mode::absolute_consistency, prealloc);
+        lsn_t acknowledged = 0;
+        {
+            auto o = open_ok(cfg);
+            disk->set_capacity(3 * 4096 + 1000);
+            std::error_code ec;
+            for (lsn_t i = 1; i <= 100 && !ec; ++i) {
+                auto e = encode(record::put("k", value_for(i)));
+                ec = append_one(*o.log, e);
+                if (!ec) ec = o.log->sync();
+                if (!ec) acknowledged = i;
+            }
+            BOOST_TEST(ec == errc::no_space);
+            BOOST_TEST(o.log->poisoned());
+            BOOST_TEST(acknowledged > 10u);
+        }
+        disk->set_capacity(std::nullopt);
+        const opened r = open_ok(cfg);
+        BOOST_TEST(r.info.last_lsn >= acknowledged);
+        const auto got = read_all(*disk, *r.log);
+        BOOST_TEST_REQUIRE(got.size() >= acknowledged);
+        for (lsn_t i = 1; i <= acknowledged; ++i) BOOST_TEST(got[i - 1].value == value_for(i));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_fsync_poisons_and_is_never_reported_durable) {
@@ -501,6 +538,49 @@ BOOST_AUTO_TEST_CASE(spares_prepared_off_thread_are_used_by_rotation) {
     auto r = open_ok(cfg);
     BOOST_TEST(r.info.last_lsn == 15u);
     BOOST_TEST(dir_contents(*disk).count("spare-99.tmp") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_spare_made_on_another_thread_while_the_writer_appends) {
+    auto disk = fresh_disk();
+    auto cfg = small_config(disk, recovery_mode::tolerate_corrupted_tail, preallocation::zero_fill);
+    auto o = open_ok(cfg);
+    log_writer w(*o.log);
+    for (int round = 0; round < 4; ++round) {
+        auto req = o.log->spare_needed();
+        BOOST_TEST_REQUIRE(req.has_value());
+        nd::spare_segment spare;
+        std::error_code made;
+        std::thread maker([&] { made = nd::make_spare(*req, spare); });
+        for (int i = 0; i < 5; ++i) w.put("k", value_for(static_cast<lsn_t>(i)));  // meanwhile, appends
+        maker.join();
+        BOOST_TEST(!made);
+        o.log->spare_ready(std::move(spare), made);
+        for (int i = 0; i < 8; ++i) w.put("k", value_for(static_cast<lsn_t>(i)));  // rotates into it
+    }
+    BOOST_TEST(!o.log->close());
+    auto r = open_ok(cfg);
+    BOOST_TEST(r.info.valid_records == 52u);
+    BOOST_TEST(!r.info.corruption_detected);
+}
+
+BOOST_AUTO_TEST_CASE(the_meter_hears_of_each_damage_and_each_removed_segment) {
+    auto disk = fresh_disk();
+    {
+        auto o = open_ok(small_config(disk));
+        log_writer w(*o.log);
+        for (lsn_t i = 1; i <= 30; ++i) w.put("k", value_for(i));  // three segments
+    }
+    // Cut segment 2 short: records are missing before segment 3 (a torn tail: nothing synced).
+    truncate_file(*disk, segment_path(2), 100);
+    auto cfg = small_config(disk);
+    auto meter = std::make_shared<counting_meter>();
+    cfg.metrics = meter;
+    auto o = open_ok(cfg);
+    BOOST_TEST_REQUIRE(o.info.damages.size() == 1u);
+    BOOST_TEST_REQUIRE(meter->corruptions.size() == 1u);
+    BOOST_TEST(meter->corruptions[0].segment_id == o.info.damages[0].segment_id);
+    BOOST_TEST(meter->corruptions[0].offset == o.info.damages[0].offset);
+    BOOST_TEST(meter->deleted == std::vector<std::uint64_t>{3});
 }
 
 BOOST_AUTO_TEST_CASE(validate_names_the_field_its_value_and_the_range) {

@@ -189,8 +189,11 @@ void update_maps(inode& node, std::uint64_t from, std::uint64_t to) {
         if (!r) continue;
         auto& bytes = r->bytes();
         const auto end = std::min<std::uint64_t>(to, bytes.size());
+        // Only changed bytes are stored, so that a reader reading unchanged ones concurrently
+        // (a cache drop rewrites the whole range) is not racing with this writer.
         for (std::uint64_t i = from; i < end; ++i) {
-            bytes[i] = i < node.current.size() ? node.current[i] : std::byte{0};
+            const std::byte b = i < node.current.size() ? node.current[i] : std::byte{0};
+            if (bytes[i] != b) bytes[i] = b;
         }
     }
 }
@@ -311,7 +314,7 @@ public:
             const auto& c = node_->current;
             if (offset >= c.size()) return {};
             got = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), c.size() - offset));
-            std::memcpy(out.data(), c.data() + offset, got);
+            if (got > 0) std::memcpy(out.data(), c.data() + offset, got);
             return {};
         });
     }
@@ -370,7 +373,8 @@ public:
             if (len > max_file_size) return sys(ENOMEM);
             auto r = std::make_shared<region>(static_cast<std::size_t>(len));
             const auto& c = node_->current;
-            std::memcpy(r->bytes().data(), c.data(), std::min<std::size_t>(c.size(), r->size()));
+            const auto n = std::min<std::size_t>(c.size(), r->size());
+            if (n > 0) std::memcpy(r->bytes().data(), c.data(), n);
             std::erase_if(node_->maps, [](const auto& w) { return w.expired(); });
             node_->maps.push_back(r);
             out = std::move(r);

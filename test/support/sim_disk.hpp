@@ -65,6 +65,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -192,7 +193,7 @@ struct power_cut_plan {
 
 class sim_disk final : public file_system {
 public:
-    struct state;
+    struct state;  // the shared implementation, defined in sim_disk.cpp
 
     /// An empty disk with unlimited capacity. Create it with std::make_shared: files, locks and
     /// mappings share its state and may outlive the sim_disk object.
