@@ -108,7 +108,9 @@ BOOST_AUTO_TEST_CASE(each_invalid_field_is_refused_before_touching_the_disk) {
         BOOST_TEST(r.ec == errc::invalid_config, b.field << ": " << r.ec.message());
         BOOST_TEST(r.why.find(b.field) != std::string::npos,
                    "the message '" << r.why << "' does not name " << b.field);
-        BOOST_TEST(w.changes.empty(), b.field << ": the disk was touched: " << w.changes.front());
+        // (The message is built even when the check passes: no front() of an empty vector.)
+        BOOST_TEST(w.changes.empty(),
+                   b.field << ": the disk was touched: " << (w.changes.empty() ? "" : w.changes[0]));
         BOOST_TEST(!r.log);
     }
 }

@@ -313,6 +313,8 @@ BOOST_AUTO_TEST_CASE(random_mixed_workloads) {
         wal_config cfg = small_segments();
         cfg.recycle_segments = seed % 2 == 0;
         if (seed == 5) cfg.prealloc = preallocation::none;
+        // Recovery that ends the log at the first damage keeps the same promises after a crash.
+        if (seed % 3 == 0) cfg.recovery = recovery_mode::point_in_time;
         crash_explorer ex(cfg, sampled(seed));
         engine_workload w("random-" + std::to_string(seed), cfg, &ex, some_ops(0.1, seed));
         std::mt19937_64 rng(seed);
