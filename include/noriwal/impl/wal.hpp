@@ -1,0 +1,130 @@
+// Template bodies of noriwal/wal.hpp. Each asynchronous function only type-erases its handler
+// (boost::asio::any_completion_handler) and hands it to the compiled core, so that encoding,
+// queueing and completion are compiled once in the library, not in every user's file.
+#pragma once
+
+#include <utility>
+
+namespace noriwal {
+namespace detail {
+
+// The initiation objects hold a handle, so that an operation not yet launched (asio::deferred)
+// keeps the log open.
+
+struct initiate_open {
+    template <class Handler>
+    void operator()(Handler&& h, wal::executor_type ex, wal_config cfg) const {
+        start_open(std::move(ex), std::move(cfg), open_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_append {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, const record& r, durability d) const {
+        start_append(core, r, d, append_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_append_batch {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, std::span<const record> records, durability d) const {
+        start_append_batch(core, records, d, batch_handler(std::forward<Handler>(h)));
+    }
+};
+
+// flush, sync and close share a signature and differ by the function that starts them.
+template <void (*Start)(const std::shared_ptr<wal_core>&, done_handler)>
+struct initiate_done {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h) const {
+        Start(core, done_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_delete_segments_before {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, position p) const {
+        start_delete_segments_before(core, p, count_handler(std::forward<Handler>(h)));
+    }
+};
+
+struct initiate_truncate_after {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, lsn_t lsn) const {
+        start_truncate_after(core, lsn, done_handler(std::forward<Handler>(h)));
+    }
+};
+
+}  // namespace detail
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
+              CompletionToken>
+auto wal::async_open(executor_type ex, wal_config cfg, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, wal, recovery_info)>(
+        detail::initiate_open{}, token, std::move(ex), std::move(cfg));
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+auto wal::async_append(const record& r, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, position)>(
+        detail::initiate_append{core_}, token, r, durability::policy);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+auto wal::async_append(const record& r, durability d, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, position)>(
+        detail::initiate_append{core_}, token, r, d);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+              CompletionToken>
+auto wal::async_append_batch(std::span<const record> records, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, std::vector<position>)>(
+        detail::initiate_append_batch{core_}, token, records, durability::policy);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+              CompletionToken>
+auto wal::async_append_batch(std::span<const record> records, durability d, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, std::vector<position>)>(
+        detail::initiate_append_batch{core_}, token, records, d);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_flush(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_done<&detail::start_flush>{core_}, token);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_sync(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_done<&detail::start_sync>{core_}, token);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_close(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_done<&detail::start_close>{core_}, token);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t)) CompletionToken>
+auto wal::async_delete_segments_before(position p, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, std::uint64_t)>(
+        detail::initiate_delete_segments_before{core_}, token, p);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_truncate_after(lsn_t lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_truncate_after{core_}, token, lsn);
+}
+
+}  // namespace noriwal

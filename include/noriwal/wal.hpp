@@ -1,0 +1,288 @@
+// noriwal::wal — the write-ahead log, asynchronous on Boost.Asio.
+//
+// Every asynchronous function takes any completion token: a callback, asio::use_future,
+// asio::use_awaitable (co_await), asio::deferred, asio::as_tuple(...), or your own. The rules
+// they share, stated once here and repeated briefly on each function:
+//
+// - The handler is never invoked from inside the initiating function. It runs on its
+//   associated executor (asio::get_associated_executor), which defaults to the wal's
+//   executor: the one given to open, or, if none was, the wal's own writer thread. The wal
+//   keeps outstanding work on that executor until the handler has run, so an io_context's
+//   run() does not return while an operation of the wal is pending.
+// - Thread safety: a wal is a handle; copies share one log. Every member function may be
+//   called from any thread, concurrently. Operations are processed in the order their
+//   initiating functions returned (for lazy tokens: the order they were launched).
+// - Lifetimes: a record only views its bytes. They are encoded (copied, checksummed,
+//   compressed) inside the initiation, so they must stay valid until the operation is
+//   initiated: for eager tokens (callbacks, use_future) until async_append returns; for lazy
+//   tokens (deferred, use_awaitable) until the returned operation is launched or co_awaited.
+// - Blocking functions wait for the same operations; never call them from a handler that runs
+//   on the wal's own threads (a handler without an executor of its own, on a wal opened
+//   without one), which would wait for itself.
+//
+// Error codes: completion handlers receive a boost::system::error_code, the error type Asio's
+// tokens understand (use_future and use_awaitable throw it, as_tuple returns it,
+// operation_aborted compares equal to it). It holds the same values as std::error_code:
+// compare it with noriwal::errc (`ec == noriwal::errc::closed`) and convert it to a
+// std::error_code implicitly. Blocking functions throw std::system_error.
+//
+// Durability (doc/durability.md has the full contract): under fsync_policy::always an append
+// completes after an fdatasync covering it; under batch(w) and os it completes once the
+// record was handed to the OS (it survives a crash of the process), and batch syncs it within
+// w. durability::sync forces an fdatasync before that append completes, whatever the policy.
+#pragma once
+
+#include <noriwal/config.hpp>
+#include <noriwal/error.hpp>
+#include <noriwal/position.hpp>
+#include <noriwal/record.hpp>
+#include <noriwal/recovery_info.hpp>
+#include <noriwal/stats.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace noriwal {
+
+class wal;
+
+namespace detail {
+class wal_core;
+}  // namespace detail
+
+/// The write-ahead log. A copyable handle: copies share one open log, which is closed when
+/// the last handle and the last pending operation are gone (see ~wal). A default-constructed
+/// wal is empty: every operation on it completes with errc::closed.
+class wal {
+public:
+    /// The default executor of completion handlers.
+    using executor_type = boost::asio::any_io_executor;
+
+    /// What open returns: the log and what recovery found.
+    struct opened;
+
+    wal() noexcept = default;
+    wal(const wal&) = default;
+    wal(wal&&) noexcept = default;
+    wal& operator=(const wal&) = default;
+    wal& operator=(wal&&) noexcept = default;
+    /// Dropping the last handle closes the log as async_close would: operations initiated
+    /// before complete normally (queued appends are written and synced), later ones cannot
+    /// exist. The destructor of the last handle waits at most 10 seconds for that and for
+    /// the wal's threads to end; if the disk hangs longer, the threads are left to finish on
+    /// their own. An operation not yet launched (a lazy token) holds a handle.
+    ~wal() = default;
+
+    // ------------------------------------------------------------------ opening
+
+    /// Opens (creating if needed) the log in cfg.dir and recovers it.
+    ///
+    /// Completion signature: `void(boost::system::error_code, wal, recovery_info)`.
+    /// Recovery runs on the new wal's writer thread, never on `ex`. Errors:
+    /// errc::invalid_config (validate(cfg) names the field), errc::locked (another wal owns
+    /// the directory), errc::corrupted (damage the recovery mode does not repair),
+    /// errc::unsupported_version, or a system error; the wal is then empty.
+    /// Executor: the handler's associated executor, by default `ex`, which also becomes the
+    /// default executor of the wal's handlers.
+    /// Cancellation: not supported (the open always runs to its end).
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
+                  CompletionToken>
+    static auto async_open(executor_type ex, wal_config cfg, CompletionToken&& token);
+
+    /// Blocking open on the calling thread. Handlers of the wal's operations then run on `ex`
+    /// unless they have an executor of their own. Throws std::system_error whose what() has
+    /// one line saying what was wrong (for errc::invalid_config: validate(cfg)'s line).
+    static opened open(executor_type ex, wal_config cfg);
+    /// Blocking open; handlers without an executor of their own run on the wal's writer
+    /// thread (they must not block). Throws std::system_error as above.
+    static opened open(wal_config cfg);
+    /// Blocking open reporting failure through `ec` (and `why`, if given: one line naming the
+    /// file, field or offset) instead of throwing. Returns an empty wal on failure.
+    static opened open(wal_config cfg, std::error_code& ec, std::string* why = nullptr);
+
+    // ------------------------------------------------------------------ appending
+
+    /// Appends one record.
+    ///
+    /// Completion signature: `void(boost::system::error_code, position)`: where the record was written
+    /// (its LSN counts from 1 and is dense).
+    /// Durability on success: the fsync_policy's (always: the record and every lower LSN are
+    /// fdatasync'd; batch/os: handed to the OS). Errors: errc::record_too_large (nothing
+    /// written), errc::io_failed or errc::no_space (the write or fsync failed; the log is now
+    /// poisoned), errc::poisoned (an earlier failure), errc::closed (async_close was called
+    /// before), asio::error::operation_aborted (cancelled).
+    /// Executor: the handler's associated executor, by default the wal's.
+    /// Lifetime: the record's bytes until initiation (see the top of this header).
+    /// Cancellation (terminal, partial, total): an append still queued when cancelled
+    /// completes with operation_aborted and writes nothing (it gets no LSN). Once its group is
+    /// being written, cancelling has no effect: it completes as if not cancelled.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+    auto async_append(const record& r, CompletionToken&& token);
+
+    /// Appends one record; durability::sync makes it complete only after an fdatasync that
+    /// covers it, whatever the policy. Otherwise as async_append(r, token).
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+    auto async_append(const record& r, durability d, CompletionToken&& token);
+
+    /// Appends records atomically: after a crash recovery returns all of them or none. They
+    /// get consecutive LSNs and are written into one segment.
+    ///
+    /// Completion signature: `void(boost::system::error_code, std::vector<position>)`: one position per
+    /// record, in order (empty on error). Errors as async_append, plus errc::invalid_argument
+    /// for an empty batch and errc::record_too_large if the batch does not fit in a segment.
+    /// Durability, executor, lifetime (of the span and the bytes it views) and cancellation as
+    /// async_append.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+                  CompletionToken>
+    auto async_append_batch(std::span<const record> records, CompletionToken&& token);
+
+    /// async_append_batch with a durability override.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+                  CompletionToken>
+    auto async_append_batch(std::span<const record> records, durability d, CompletionToken&& token);
+
+    // ------------------------------------------------------------------ durability
+
+    /// Completes when every append initiated before it has been written to the OS (its
+    /// records survive a crash of the process; not necessarily a power loss).
+    ///
+    /// Completion signature: `void(boost::system::error_code)`. Errors: errc::poisoned, errc::closed.
+    /// Executor: the handler's associated executor, by default the wal's.
+    /// Cancellation: not supported (it completes as soon as the appends before it are written).
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+    auto async_flush(CompletionToken&& token);
+
+    /// Completes when every append initiated before it is durable (fdatasync'd), whatever the
+    /// policy. Shares the fdatasync with concurrent appends and syncs (group commit).
+    ///
+    /// Completion signature: `void(boost::system::error_code)`. Errors: errc::io_failed /
+    /// errc::no_space (this fdatasync failed; the log is poisoned), errc::poisoned,
+    /// errc::closed. A failed fdatasync is never followed by a successful sync.
+    /// Executor: the handler's associated executor, by default the wal's.
+    /// Cancellation: not supported.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+    auto async_sync(CompletionToken&& token);
+
+    /// Closes the log: appends initiated before it are written and synced, then the files
+    /// and the directory lock are released. Every operation initiated afterwards completes
+    /// with errc::closed. Closing a closed wal completes without error.
+    ///
+    /// Completion signature: `void(boost::system::error_code)`: an error if the final sync failed (the
+    /// appends it covered completed with that error too). Executor: the handler's associated
+    /// executor, by default the wal's. Cancellation: not supported.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+    auto async_close(CompletionToken&& token);
+
+    // ------------------------------------------------------------------ management
+
+    /// Deletes every sealed segment all of whose records have an LSN below p.lsn (never the
+    /// active segment), oldest first; the deletion is made durable (directory fsync) before
+    /// it completes. Runs on the writer strand, in order with appends.
+    ///
+    /// Completion signature: `void(boost::system::error_code, std::uint64_t deleted)`.
+    /// Executor: the handler's associated executor, by default the wal's.
+    /// Cancellation: not supported.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t)) CompletionToken>
+    auto async_delete_segments_before(position p, CompletionToken&& token);
+
+    /// Removes every record with an LSN above `lsn`, crash-safely; afterwards everything up
+    /// to `lsn` is durable and the next append gets lsn + 1. Waits for an fdatasync in flight
+    /// to return first. Appends initiated before it that wait for durability and lie above
+    /// `lsn` complete with errc::truncated.
+    ///
+    /// Completion signature: `void(boost::system::error_code)`. Executor: the handler's associated
+    /// executor, by default the wal's. Cancellation: not supported.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+    auto async_truncate_after(lsn_t lsn, CompletionToken&& token);
+
+    // ------------------------------------------------------------------ blocking conveniences
+    // Each waits for the asynchronous operation of the same name and throws std::system_error
+    // on error. Same rules; never call them from a handler running on the wal's threads.
+
+    position append(const record& r, durability d = durability::policy);
+    std::vector<position> append_batch(std::span<const record> records, durability d = durability::policy);
+    void flush();
+    void sync();
+    /// Does not throw for an empty wal; otherwise throws as async_close reports.
+    void close();
+    std::uint64_t delete_segments_before(position p);
+    void truncate_after(lsn_t lsn);
+
+    // ------------------------------------------------------------------ observation (any thread)
+
+    /// The end of the log: where the next record goes if it fits in the active segment (its
+    /// lsn is the next LSN). Every record before it was written to the OS.
+    position current_position() const;
+    /// The end of the durable prefix: every record before it (lsn < durable_position().lsn)
+    /// is known to be fdatasync'd. Its segment and offset are 0 when not known exactly (after
+    /// an open that found unsynced records).
+    position durable_position() const;
+    /// The last LSN written to the OS (0: none). An atomic read.
+    lsn_t written_lsn() const noexcept;
+    /// The last LSN known to be durable (0: none). An atomic read; it only grows, except that
+    /// truncate_after lowers it to its argument.
+    lsn_t durable_lsn() const noexcept;
+    /// The configuration the wal was opened with (with its file_system and meter filled in).
+    /// Undefined for an empty wal.
+    const wal_config& config() const noexcept;
+    /// Counters and histograms since open.
+    wal_stats stats() const;
+    /// The default executor of completion handlers. Undefined for an empty wal.
+    executor_type get_executor() const noexcept;
+    /// True for a handle to a log that async_close was not called on.
+    bool is_open() const noexcept;
+    /// The error that poisoned the log (the underlying system error, e.g. EIO), or none.
+    std::error_code failure() const;
+
+    friend bool operator==(const wal& a, const wal& b) noexcept { return a.core_ == b.core_; }
+
+private:
+    friend class detail::wal_core;
+    explicit wal(std::shared_ptr<detail::wal_core> core) noexcept : core_(std::move(core)) {}
+    static opened open_on(executor_type ex, wal_config cfg, std::error_code& ec, std::string* why);
+
+    std::shared_ptr<detail::wal_core> core_;
+};
+
+struct wal::opened {
+    wal log;
+    recovery_info recovery;
+};
+
+namespace detail {
+
+// The type-erased handlers the compiled core completes (one per completion signature).
+using append_handler = boost::asio::any_completion_handler<void(boost::system::error_code, position)>;
+using batch_handler =
+    boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<position>)>;
+using done_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+using count_handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::uint64_t)>;
+using open_handler = boost::asio::any_completion_handler<void(boost::system::error_code, wal, recovery_info)>;
+
+// Entry points of the compiled core (lib/wal/). `core` may be null (an empty wal): the
+// handler then completes with errc::closed.
+void start_open(wal::executor_type ex, wal_config cfg, open_handler h);
+void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h);
+void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
+                        batch_handler h);
+void start_flush(const std::shared_ptr<wal_core>& core, done_handler h);
+void start_sync(const std::shared_ptr<wal_core>& core, done_handler h);
+void start_close(const std::shared_ptr<wal_core>& core, done_handler h);
+void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h);
+void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done_handler h);
+
+}  // namespace detail
+
+}  // namespace noriwal
+
+#include <noriwal/impl/wal.hpp>

@@ -1,0 +1,171 @@
+// Group commit without I/O: who waits for which LSN to become durable, when an fdatasync must
+// start, which waiters an fdatasync completes, and what a failure does to them.
+//
+// The writer strand drives it. The strand writes groups of appends and tells the queue the new
+// written watermark; appends that must be durable before they complete (fsync_policy::always,
+// durability::sync, async_sync) wait here for an LSN. At most one fdatasync round is in flight;
+// it covers everything written when it started. When it returns, every waiter at or below what
+// it covered completes, and the next round (if anything is still waited for) covers everything
+// written meanwhile: that is group commit.
+//
+// Under fsync_policy::batch(w), appends complete once written, and the queue keeps the time of
+// the oldest write that no fdatasync covers yet: sync_deadline() says when a round must start so
+// that no completed append stays unsynced for more than w, whether or not more appends come.
+//
+// Invariants: durable() <= in_flight() <= written() when a round is in flight; waiters are kept
+// in LSN order (the strand writes in LSN order and a sync request waits for the written
+// watermark); once poisoned, nothing ever completes successfully again.
+#pragma once
+
+#include <noriwal/config.hpp>
+#include <noriwal/error.hpp>
+#include <noriwal/position.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <system_error>
+#include <vector>
+
+namespace noriwal::detail {
+
+template <class Waiter>
+class commit_queue {
+public:
+    using clock = std::chrono::steady_clock;
+
+    struct completion {
+        Waiter waiter;
+        std::error_code ec;
+    };
+
+    enum class wait_result : std::uint8_t {
+        queued,    ///< the waiter completes from sync_finished() or fail_all()
+        durable,   ///< already durable: complete it now
+        poisoned,  ///< the log is poisoned: complete it now with errc::poisoned
+    };
+
+    /// `durable` and `written` are the watermarks the log was opened with.
+    explicit commit_queue(fsync_policy policy, lsn_t durable = 0, lsn_t written = 0) noexcept
+        : policy_(policy), durable_(durable), written_(std::max(durable, written)) {}
+
+    /// A group of `appends` appends was written; the written watermark is now `written`.
+    void on_written(lsn_t written, std::uint64_t appends, clock::time_point now) {
+        if (written <= written_) return;
+        written_ = written;
+        unsynced_appends_ += appends;
+        if (policy_.policy() == fsync_policy::kind::batch && !oldest_unsynced_) oldest_unsynced_ = now;
+    }
+
+    /// Makes `w` wait until `lsn` (at most the written watermark) is durable.
+    wait_result wait(lsn_t lsn, Waiter w) {
+        if (poisoned_) return wait_result::poisoned;
+        if (lsn <= durable_) return wait_result::durable;
+        waiters_.push_back({lsn, std::move(w)});
+        demand_ = std::max(demand_, lsn);
+        return wait_result::queued;
+    }
+
+    /// Asks for everything up to `lsn` to be made durable, with nobody waiting (close, timer).
+    void demand(lsn_t lsn) noexcept { demand_ = std::max(demand_, std::min(lsn, written_)); }
+
+    /// Whether the driver should start an fdatasync round now: none is in flight and something
+    /// demanded is not durable yet.
+    bool sync_due() const noexcept { return !poisoned_ && in_flight_ == 0 && demand_ > durable_; }
+
+    /// A round was started covering everything up to `covers` (the written watermark when its
+    /// job was prepared). Returns how many appends it covers, for the group-size histogram.
+    std::uint64_t sync_started(lsn_t covers) noexcept {
+        in_flight_ = std::max(covers, durable_);
+        std::uint64_t covered = unsynced_appends_;
+        unsynced_appends_ = 0;
+        if (in_flight_ >= written_) oldest_unsynced_.reset();
+        return covered;
+    }
+
+    /// The round in flight returned. On success, every waiter it covers moves to `done` with no
+    /// error. On failure the queue is poisoned: waiters it covered get `ec` (the first failure),
+    /// every other waiter gets errc::poisoned.
+    void sync_finished(std::error_code ec, std::vector<completion>& done) {
+        lsn_t covered = in_flight_;
+        in_flight_ = 0;
+        if (ec) {
+            poisoned_ = true;
+            oldest_unsynced_.reset();
+            for (auto& w : waiters_) {
+                done.push_back(
+                    {std::move(w.waiter), w.lsn <= covered ? ec : make_error_code(errc::poisoned)});
+            }
+            waiters_.clear();
+            return;
+        }
+        durable_ = std::max(durable_, covered);
+        while (!waiters_.empty() && waiters_.front().lsn <= durable_) {
+            done.push_back({std::move(waiters_.front().waiter), {}});
+            waiters_.pop_front();
+        }
+    }
+
+    /// Poisons the queue after a failed write: every waiter moves to `done` with `ec`.
+    void fail_all(std::error_code ec, std::vector<completion>& done) {
+        poisoned_ = true;
+        oldest_unsynced_.reset();
+        for (auto& w : waiters_) done.push_back({std::move(w.waiter), ec});
+        waiters_.clear();
+    }
+
+    /// The log was cut back (truncate_after) while no round was in flight: the watermarks are
+    /// now `durable` <= `written`. Waiters at or below `durable` complete without error, the
+    /// others (their records are gone) with errc::truncated.
+    void rebase(lsn_t durable, lsn_t written, std::vector<completion>& done) {
+        durable_ = durable;
+        written_ = std::max(durable, written);
+        demand_ = std::min(demand_, written_);
+        unsynced_appends_ = 0;
+        if (written_ <= durable_) oldest_unsynced_.reset();
+        for (auto& w : waiters_) {
+            done.push_back({std::move(w.waiter),
+                            w.lsn <= durable_ ? std::error_code{} : make_error_code(errc::truncated)});
+        }
+        waiters_.clear();
+    }
+
+    /// Under fsync_policy::batch: the time by which an fdatasync round must start so that the
+    /// oldest write no round covers yet is synced within the window. Empty when nothing is due.
+    std::optional<clock::time_point> sync_deadline() const noexcept {
+        if (!oldest_unsynced_) return std::nullopt;
+        return *oldest_unsynced_ + policy_.window();
+    }
+
+    /// The batch timer fired at `now`: demands a round if the deadline has passed.
+    void on_timer(clock::time_point now) noexcept {
+        if (auto d = sync_deadline(); d && *d <= now) demand_ = std::max(demand_, written_);
+    }
+
+    lsn_t durable() const noexcept { return durable_; }
+    lsn_t written() const noexcept { return written_; }
+    /// What the round in flight covers; 0 when none is in flight.
+    lsn_t in_flight() const noexcept { return in_flight_; }
+    bool poisoned() const noexcept { return poisoned_; }
+    std::size_t waiting() const noexcept { return waiters_.size(); }
+
+private:
+    struct entry {
+        lsn_t lsn;
+        Waiter waiter;
+    };
+
+    fsync_policy policy_;
+    lsn_t durable_ = 0;
+    lsn_t written_ = 0;
+    lsn_t in_flight_ = 0;
+    lsn_t demand_ = 0;
+    std::uint64_t unsynced_appends_ = 0;
+    std::optional<clock::time_point> oldest_unsynced_;
+    bool poisoned_ = false;
+    std::deque<entry> waiters_;
+};
+
+}  // namespace noriwal::detail

@@ -1,0 +1,747 @@
+// The writer strand of noriwal::wal: intake, group writes, group commit, spares, timers and
+// shutdown. See wal_core.hpp for the threads and the lifetime rules.
+#include <wal/wal_core.hpp>
+
+#include <noriwal/meter.hpp>
+#include <wal/requests.hpp>
+
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <pthread.h>
+#include <algorithm>
+
+namespace noriwal::detail {
+
+namespace {
+
+// A group is written with one segment_log::append call; these bound its size so that one
+// huge burst does not delay its first completions behind a single enormous write.
+constexpr std::size_t max_group_requests = 4096;
+constexpr std::size_t max_group_bytes = 16u << 20;
+
+std::uint64_t system_now_ns() noexcept {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+std::uint64_t to_ns(steady::duration d) noexcept {
+    auto n = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    return n < 0 ? 0 : static_cast<std::uint64_t>(n);
+}
+
+/// What an operation reports for an engine error. I/O failures become errc::io_failed (or
+/// errc::no_space), the first failure that poisons the log; the underlying system error is
+/// kept by wal::failure(). Errors that are the request's own (too large, invalid) or the log's
+/// state (poisoned, closed, read-only) pass through.
+std::error_code classify(std::error_code ec) noexcept {
+    if (!ec) return ec;
+    if (ec == errc::no_space || ec == std::errc::no_space_on_device) return errc::no_space;
+    if (ec.category() == error_category()) {
+        switch (static_cast<errc>(ec.value())) {
+            case errc::record_too_large:
+            case errc::invalid_argument:
+            case errc::poisoned:
+            case errc::closed:
+            case errc::read_only:
+            case errc::not_found:
+            case errc::truncated:
+            case errc::io_failed:
+                return ec;
+            default:
+                break;
+        }
+    }
+    return errc::io_failed;
+}
+
+void name_thread(std::thread& t, const char* name) noexcept {
+#if defined(__linux__)
+    pthread_setname_np(t.native_handle(), name);
+#else
+    (void)t;
+    (void)name;
+#endif
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ meter
+
+/// Handed to the engine as its meter: counts the engine's events (group writes, fsync rounds,
+/// segments rolled and deleted) into the wal's statistics and forwards them to the user's
+/// meter. The engine calls it on the writer thread. Append latencies come from the wal itself.
+class wal_core::stats_meter final : public meter {
+public:
+    stats_meter(wal_counters& c, std::shared_ptr<meter> user) : c_(c), user_(std::move(user)) {}
+
+    void on_segment_rolled(std::uint64_t sealed, std::uint64_t bytes, std::uint64_t next) override {
+        wal_counters::add(c_.segments_rolled, 1);
+        if (user_) user_->on_segment_rolled(sealed, bytes, next);
+    }
+    void on_fsync(std::chrono::nanoseconds duration, std::uint64_t group_size) override {
+        wal_counters::add(c_.fsyncs, 1);
+        c_.fsync_ns.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())));
+        c_.fsync_group.record(group_size);
+        if (user_) user_->on_fsync(duration, group_size);
+    }
+    void on_corruption(const damage& what) override {
+        if (user_) user_->on_corruption(what);
+    }
+    void on_segment_deleted(std::uint64_t id) override {
+        wal_counters::add(c_.segments_deleted, 1);
+        if (user_) user_->on_segment_deleted(id);
+    }
+    void on_write(std::uint64_t records, std::uint64_t bytes) override {
+        wal_counters::add(c_.writes, 1);
+        wal_counters::add(c_.records, records);
+        wal_counters::add(c_.bytes, bytes);
+        c_.write_group.record(records);
+        if (user_) user_->on_write(records, bytes);
+    }
+    void on_append(std::chrono::nanoseconds latency) override {
+        if (user_) user_->on_append(latency);
+    }
+
+    meter* user() const noexcept { return user_.get(); }
+
+private:
+    wal_counters& c_;
+    std::shared_ptr<meter> user_;
+};
+
+// ------------------------------------------------------------------ construction, threads
+
+wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
+    : cfg_(std::move(cfg)), commit_(cfg_.fsync), batch_timer_(writer_ctx_), maintenance_timer_(writer_ctx_) {
+    if (!cfg_.fs) cfg_.fs = posix_file_system();
+    encoding_.default_compression = cfg_.default_compression;
+    encoding_.compression_min_size = cfg_.compression_min_size;
+    encoding_.zstd_level = cfg_.zstd_level;
+    encoding_.max_record_size = cfg_.max_record_size;
+    public_ex_ = ex ? std::move(ex) : wal::executor_type(writer_ctx_.get_executor());
+    default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
+    meter_ = std::make_shared<stats_meter>(counters_, cfg_.metrics);
+    writer_guard_.emplace(writer_ctx_.get_executor());
+    sync_guard_.emplace(sync_ctx_.get_executor());
+    spare_guard_.emplace(spare_ctx_.get_executor());
+}
+
+std::shared_ptr<wal_core> wal_core::create(wal::executor_type ex, wal_config cfg) {
+    auto core = std::make_shared<wal_core>(private_tag{}, std::move(ex), std::move(cfg));
+    core->start_threads();
+    return core;
+}
+
+void wal_core::start_threads() {
+    {
+        std::lock_guard lk(state_mutex_);
+        threads_running_ = 3;
+    }
+    auto exited = [](wal_core& c) {
+        std::lock_guard lk(c.state_mutex_);
+        --c.threads_running_;
+        c.state_cv_.notify_all();
+    };
+    // The writer ends first (when closed and the last handle is gone); only then may the
+    // sync and spare threads end, since the writer is who gives them work.
+    writer_thread_ = std::thread([self = shared_from_this(), exited] {
+        self->writer_ctx_.run();
+        self->sync_guard_.reset();
+        self->spare_guard_.reset();
+        exited(*self);
+    });
+    writer_id_ = writer_thread_.get_id();
+    name_thread(writer_thread_, "noriwal-writer");
+    sync_thread_ = std::thread([self = shared_from_this(), exited] {
+        self->sync_ctx_.run();
+        exited(*self);
+    });
+    sync_id_ = sync_thread_.get_id();
+    name_thread(sync_thread_, "noriwal-sync");
+    spare_thread_ = std::thread([self = shared_from_this(), exited] {
+        self->spare_ctx_.run();
+        exited(*self);
+    });
+    spare_id_ = spare_thread_.get_id();
+    name_thread(spare_thread_, "noriwal-spare");
+}
+
+wal_core::~wal_core() {
+    // Each thread holds a reference, so by now every thread has finished its work; this may
+    // run on the last of them, which cannot join itself.
+    for (auto* t : {&writer_thread_, &sync_thread_, &spare_thread_}) {
+        if (!t->joinable()) continue;
+        if (t->get_id() == std::this_thread::get_id()) {
+            t->detach();
+        } else {
+            t->join();
+        }
+    }
+}
+
+bool wal_core::on_own_thread() const noexcept {
+    auto me = std::this_thread::get_id();
+    return me == writer_id_ || me == sync_id_ || me == spare_id_;
+}
+
+wal wal_core::make_handle() {
+    // The handles' own counter: when it drops to zero, shutdown() closes the log; the core
+    // stays alive through `self` until then, and through its threads after.
+    auto self = shared_from_this();
+    std::shared_ptr<wal_core> handle(self.get(), [self](wal_core* c) mutable {
+        c->shutdown();
+        self.reset();
+    });
+    return wal(std::move(handle));
+}
+
+std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
+    wal_config engine_cfg = cfg_;
+    engine_cfg.metrics = meter_;
+    auto ec = segment_log::open(engine_cfg, log_, info, why);
+    if (ec) return ec;
+    commit_ = commit_queue<request*>(cfg_.fsync, log_->durable_lsn(), log_->written_lsn());
+    written_pos_ = log_->next_position();
+    {
+        std::lock_guard lk(published_mutex_);
+        published_written_ = written_pos_;
+        published_durable_ = log_->durable_lsn() >= log_->written_lsn()
+                                 ? written_pos_
+                                 : position{0, 0, log_->durable_lsn() + 1};
+    }
+    written_lsn_.store(log_->written_lsn(), std::memory_order_release);
+    durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
+    open_.store(true, std::memory_order_release);
+    // Spare preparation and timers start on the writer thread.
+    boost::asio::post(writer_ctx_, [this] { end_step(); });
+    return {};
+}
+
+void wal_core::shutdown() noexcept {
+    if (shutdown_started_.exchange(true)) return;
+    const bool own = on_own_thread();
+    // Close, unless the log is closed already (then this close completes at once). It is
+    // queued behind every request initiated before, which complete normally.
+    try {
+        submit(new done_op(request_kind::close));
+    } catch (...) {
+        // Out of memory: the threads still end below; the engine's destructor releases the
+        // files and the lock without the final sync.
+    }
+    const auto deadline = steady::now() + shutdown_wait;
+    if (!own) {
+        std::unique_lock lk(state_mutex_);
+        state_cv_.wait_until(lk, deadline, [&] { return close_done_; });
+    }
+    // From now on the writer ends as soon as it has nothing left to do.
+    writer_guard_.reset();
+    bool all_ended = false;
+    if (!own) {
+        std::unique_lock lk(state_mutex_);
+        all_ended = state_cv_.wait_until(lk, deadline, [&] { return threads_running_ == 0; });
+    }
+    for (auto* t : {&writer_thread_, &sync_thread_, &spare_thread_}) {
+        if (!t->joinable()) continue;
+        // A thread that has not ended (a hung disk, or we are on it) finishes on its own; it
+        // holds the core alive until then.
+        if (all_ended) {
+            t->join();
+        } else {
+            t->detach();
+        }
+    }
+}
+
+// ------------------------------------------------------------------ intake (caller threads)
+
+void wal_core::submit(request* r) {
+    bool post = false;
+    {
+        std::lock_guard lk(intake_mutex_);
+        if (closing_ && r->kind != request_kind::close) {
+            r->ec = errc::closed;
+        } else {
+            if (r->kind == request_kind::close) {
+                closing_ = true;
+                open_.store(false, std::memory_order_release);
+            }
+            r->generation = intake_generation_;
+            r->prev = intake_tail_;
+            r->next = nullptr;
+            if (intake_tail_) {
+                intake_tail_->next = r;
+            } else {
+                intake_head_ = r;
+            }
+            intake_tail_ = r;
+            post = !drain_posted_;
+            drain_posted_ = true;
+            r = nullptr;
+        }
+    }
+    if (r) {
+        reject(r);
+        return;
+    }
+    if (post) boost::asio::post(writer_ctx_, [this] { drain(); });
+}
+
+void wal_core::reject(request* r) {
+    if (r->is_append()) wal_counters::add(counters_.failed_appends, 1);
+    // Posted to the wal's executor (the one given to open), then dispatched to the handler's:
+    // the handler never runs inside the initiating function, nor inside the emission of a
+    // cancellation signal, and does not wait for a busy writer thread.
+    boost::asio::post(public_ex_, [r] { complete(r); });
+}
+
+void wal_core::cancel(request* r) noexcept {
+    {
+        std::lock_guard lk(intake_mutex_);
+        if (r->generation == intake_generation_ &&
+            r->state.load(std::memory_order_relaxed) == request::queued) {
+            // Still in the intake: take it out and complete it now.
+            (r->prev ? r->prev->next : intake_head_) = r->next;
+            (r->next ? r->next->prev : intake_tail_) = r->prev;
+            r->prev = r->next = nullptr;
+            r->state.store(request::cancelled, std::memory_order_relaxed);
+            r->ec = boost::asio::error::operation_aborted;
+        } else {
+            // Taken by the writer: if it is not being written yet, the writer sees it
+            // cancelled and completes it; if it is, the cancellation has no effect.
+            std::uint8_t expected = request::queued;
+            r->state.compare_exchange_strong(expected, request::cancelled, std::memory_order_acq_rel);
+            r = nullptr;
+        }
+    }
+    if (r) {
+        try {
+            reject(r);
+        } catch (...) {
+            // Posting failed (out of memory): nothing else can complete it. Leave it.
+        }
+    }
+}
+
+void wal_core::complete(request* r) noexcept {
+    if (!r->work) {
+        r->deliver();
+        return;
+    }
+    auto ex = std::move(r->work);
+    ex.execute([r] { r->deliver(); });
+}
+
+// ------------------------------------------------------------------ writer strand
+
+void wal_core::drain() {
+    {
+        std::lock_guard lk(intake_mutex_);
+        drain_posted_ = false;
+        if (intake_head_) {
+            if (pending_tail_) {
+                pending_tail_->next = intake_head_;
+                intake_head_->prev = pending_tail_;
+            } else {
+                pending_head_ = intake_head_;
+            }
+            pending_tail_ = intake_tail_;
+            intake_head_ = intake_tail_ = nullptr;
+            ++intake_generation_;  // what was taken is no longer in the intake (see cancel)
+        }
+    }
+    process();
+}
+
+bool wal_core::needs_quiet(const request* r) const noexcept {
+    // Closing syncs and releases the files; truncation rewrites what a round may cover. Both
+    // wait for the round in flight to return.
+    return (r->kind == request_kind::close && !closed_) || r->kind == request_kind::truncate;
+}
+
+void wal_core::process() {
+    while (pending_head_) {
+        request* r = pending_head_;
+        if (r->is_append()) {
+            write_appends();
+            continue;
+        }
+        if (needs_quiet(r) && commit_.in_flight() != 0) break;  // on_sync_done resumes
+        pending_head_ = r->next;
+        if (!pending_head_) pending_tail_ = nullptr;
+        r->next = r->prev = nullptr;
+        handle(r);
+    }
+    end_step();
+}
+
+void wal_core::write_appends() {
+    group_.clear();
+    group_ops_.clear();
+    std::size_t bytes = 0;
+    while (pending_head_ && pending_head_->is_append() && group_ops_.size() < max_group_requests &&
+           bytes < max_group_bytes) {
+        request* r = pending_head_;
+        pending_head_ = r->next;
+        if (!pending_head_) pending_tail_ = nullptr;
+        r->next = r->prev = nullptr;
+        std::uint8_t expected = request::queued;
+        if (!r->state.compare_exchange_strong(expected, request::taken, std::memory_order_acq_rel)) {
+            r->ec = boost::asio::error::operation_aborted;
+            finish(r);
+            continue;
+        }
+        if (closed_ || poisoned_) {
+            r->ec = closed_ ? errc::closed : errc::poisoned;
+            finish(r);
+            continue;
+        }
+        if (r->kind == request_kind::append) {
+            auto* op = static_cast<append_op*>(r);
+            group_.push_back({op->records(), false, op->positions()});
+            bytes += op->encoded.bytes.size();
+        } else {
+            auto* op = static_cast<batch_op*>(r);
+            group_.push_back({op->records(), true, op->positions.data()});
+            for (auto* e : op->encoded_ptrs) bytes += e->bytes.size();
+        }
+        group_ops_.push_back(r);
+    }
+    if (group_ops_.empty()) return;
+
+    results_.assign(group_ops_.size(), std::error_code{});
+    const auto ec = log_->append(group_, results_);
+    const auto now = steady::now();
+
+    std::uint64_t ok_appends = 0;
+    for (std::size_t i = 0; i < group_ops_.size(); ++i) ok_appends += results_[i] ? 0 : 1;
+    commit_.on_written(log_->written_lsn(), ok_appends, now);
+    written_pos_ = log_->next_position();
+
+    const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
+    for (std::size_t i = 0; i < group_ops_.size(); ++i) {
+        request* r = group_ops_[i];
+        if (results_[i]) {
+            r->ec = classify(results_[i]);
+            finish(r);
+            continue;
+        }
+        if (!always && durability_of(r) != durability::sync) {
+            finish(r);  // batch and os: complete once written
+            continue;
+        }
+        switch (commit_.wait(last_lsn_of(r), r)) {
+            case commit_queue<request*>::wait_result::queued:
+                break;
+            case commit_queue<request*>::wait_result::durable:
+                finish(r);
+                break;
+            case commit_queue<request*>::wait_result::poisoned:
+                r->ec = errc::poisoned;
+                finish(r);
+                break;
+        }
+    }
+    if (ec || log_->poisoned()) poison(ec ? ec : make_error_code(errc::io_failed));
+}
+
+void wal_core::handle(request* r) {
+    switch (r->kind) {
+        case request_kind::flush:
+            // Every append before it was written by the groups before it.
+            if (closed_ || poisoned_) r->ec = closed_ ? errc::closed : errc::poisoned;
+            finish(r);
+            return;
+        case request_kind::sync:
+            if (closed_ || poisoned_) {
+                r->ec = closed_ ? errc::closed : errc::poisoned;
+                finish(r);
+                return;
+            }
+            switch (commit_.wait(commit_.written(), r)) {
+                case commit_queue<request*>::wait_result::queued:
+                    return;
+                case commit_queue<request*>::wait_result::durable:
+                    break;
+                case commit_queue<request*>::wait_result::poisoned:
+                    r->ec = errc::poisoned;
+                    break;
+            }
+            finish(r);
+            return;
+        case request_kind::close:
+            close_log(r);
+            return;
+        case request_kind::delete_before: {
+            auto* op = static_cast<count_op*>(r);
+            if (closed_) {
+                r->ec = errc::closed;
+            } else {
+                r->ec = classify(log_->delete_segments_before(op->before, op->count));
+                if (log_->poisoned()) poison(r->ec);
+            }
+            finish(r);
+            return;
+        }
+        case request_kind::truncate: {
+            auto* op = static_cast<done_op*>(r);
+            if (closed_ || poisoned_) {
+                r->ec = closed_ ? errc::closed : errc::poisoned;
+                finish(r);
+                return;
+            }
+            r->ec = classify(log_->truncate_after(op->lsn));
+            if (log_->poisoned()) {
+                poison(r->ec);
+            } else {
+                commit_.rebase(log_->durable_lsn(), log_->written_lsn(), released_);
+                for (auto& c : released_) {
+                    c.waiter->ec = c.ec;
+                    finish(c.waiter);
+                }
+                released_.clear();
+                written_pos_ = log_->next_position();
+                std::lock_guard lk(published_mutex_);
+                published_durable_ = written_pos_;
+            }
+            finish(r);
+            return;
+        }
+        case request_kind::append:
+        case request_kind::append_batch:
+            break;  // written by write_appends()
+    }
+}
+
+void wal_core::close_log(request* r) {
+    if (closed_) {
+        finish(r);  // closing a closed wal: nothing to do
+        return;
+    }
+    // No round is in flight (process() waited): the engine's close() syncs what is written,
+    // then releases the files and the directory lock.
+    std::error_code ec = log_ ? log_->close() : std::error_code{};
+    if (!ec && poisoned_) ec = errc::poisoned;  // the engine does not sync a poisoned log
+    const lsn_t written = commit_.written();
+    if (!poisoned_) {
+        commit_.demand(written);
+        if (commit_.sync_due()) {
+            commit_.sync_started(written);
+            commit_.sync_finished(classify(ec), released_);
+        }
+        if (!ec) {
+            std::lock_guard lk(published_mutex_);
+            published_durable_ = written_pos_;
+        }
+    }
+    if (ec && !poisoned_) poison(ec);
+    for (auto& c : released_) {
+        c.waiter->ec = c.ec;
+        finish(c.waiter);
+    }
+    released_.clear();
+    if (log_ && !ec) durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
+    log_.reset();
+    closed_ = true;
+    batch_timer_.cancel();
+    maintenance_timer_.cancel();
+    r->ec = classify(ec);
+    finish(r);
+    std::lock_guard lk(state_mutex_);
+    close_done_ = true;
+    state_cv_.notify_all();
+}
+
+void wal_core::poison(std::error_code ec) {
+    if (!poisoned_) {
+        poisoned_ = true;
+        std::lock_guard lk(published_mutex_);
+        failure_ = ec;
+    }
+    commit_.fail_all(errc::poisoned, released_);
+    for (auto& c : released_) {
+        c.waiter->ec = c.ec;
+        finish(c.waiter);
+    }
+    released_.clear();
+}
+
+void wal_core::finish(request* r) { done_.push_back(r); }
+
+void wal_core::end_step() {
+    publish_watermarks();  // before a round starts: readers of written_lsn() see what it covers
+    if (!closed_ && log_) {
+        maybe_start_sync();
+        arm_batch_timer();
+        maybe_prepare_spare();
+        arm_maintenance_timer();
+    }
+    if (done_.empty()) return;
+    // Completions come last, so that a handler run inline here (one without an executor of
+    // its own) sees the state this step left. Swapped out: such a handler may start more.
+    std::vector<request*> done;
+    done.swap(done_);
+    const auto now = steady::now();
+    meter* user = meter_->user();
+    for (request* r : done) {
+        if (r->is_append()) {
+            if (r->ec) {
+                wal_counters::add(counters_.failed_appends, 1);
+            } else {
+                wal_counters::add(counters_.appends, 1);
+                auto took = to_ns(now - started_of(r));
+                counters_.append_ns.record(took);
+                if (user) user->on_append(std::chrono::nanoseconds(took));
+            }
+        }
+        complete(r);
+    }
+    done.clear();
+    if (done_.empty()) done_.swap(done);  // keep the capacity for the next step
+}
+
+void wal_core::publish_watermarks() {
+    written_lsn_.store(commit_.written(), std::memory_order_release);
+    durable_lsn_.store(commit_.durable(), std::memory_order_release);
+    std::lock_guard lk(published_mutex_);
+    published_written_ = written_pos_;
+}
+
+void wal_core::maybe_start_sync() {
+    if (poisoned_ || !commit_.sync_due()) return;
+    auto job = std::make_shared<sync_job>(log_->prepare_sync());
+    commit_.sync_started(job->lsn);
+    const position covered = written_pos_;
+    // The work guard keeps the writer alive until the result is back.
+    boost::asio::post(
+        sync_ctx_, [this, job, covered, guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
+            const auto ec = run_sync(*job);
+            boost::asio::post(writer_ctx_,
+                              [this, job = std::move(job), ec, covered] { on_sync_done(*job, ec, covered); });
+        });
+}
+
+void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position covered) {
+    if (log_) log_->sync_done(job, ec);
+    commit_.sync_finished(classify(ec), released_);
+    for (auto& c : released_) {
+        c.waiter->ec = c.ec;
+        finish(c.waiter);
+    }
+    released_.clear();
+    if (ec) {
+        poison(ec);
+    } else {
+        std::lock_guard lk(published_mutex_);
+        if (covered.lsn > published_durable_.lsn) published_durable_ = covered;
+    }
+    process();  // resumes a close or truncation waiting for the round, ends the step
+}
+
+void wal_core::maybe_prepare_spare() {
+    if (poisoned_) return;
+    auto req = log_->spare_needed();
+    if (!req) return;
+    boost::asio::post(spare_ctx_, [this, req = std::move(*req),
+                                   guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
+        spare_segment spare;
+        auto ec = make_spare(req, spare);
+        boost::asio::post(writer_ctx_, [this, spare = std::move(spare), ec]() mutable {
+            // After close the file stays behind as a temporary; the next open removes it.
+            if (log_ && !closed_) log_->spare_ready(std::move(spare), ec);
+        });
+    });
+}
+
+void wal_core::arm_batch_timer() {
+    if (batch_timer_armed_ || poisoned_) return;
+    auto at = commit_.sync_deadline();
+    if (!at) return;
+    // Never moved: it may fire early (the deadline only moves later), and then re-arms.
+    batch_timer_armed_ = true;
+    batch_timer_.expires_at(*at);
+    batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+        batch_timer_armed_ = false;
+        if (ec || closed_) return;
+        commit_.on_timer(steady::now());
+        end_step();
+    });
+}
+
+void wal_core::arm_maintenance_timer() {
+    if (poisoned_) return;
+    std::optional<steady::time_point> at;
+    if (auto due = log_->rotation_due_ns()) {
+        auto now_ns = system_now_ns();
+        at = steady::now() + std::chrono::nanoseconds(*due > now_ns ? *due - now_ns : 0);
+    }
+    if (cfg_.retention.count() > 0) {
+        auto every = std::clamp<steady::duration>(cfg_.retention / 4, std::chrono::milliseconds(10),
+                                                  std::chrono::seconds(60));
+        auto next = steady::now() + every;
+        if (!at || next < *at) at = next;
+    }
+    if (!at) return;
+    if (maintenance_at_ && *maintenance_at_ <= *at) return;  // an earlier wake-up is armed
+    maintenance_at_ = at;
+    maintenance_timer_.expires_at(*at);  // cancels a later one
+    maintenance_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || closed_) return;
+        maintenance_at_.reset();
+        on_maintenance();
+    });
+}
+
+void wal_core::on_maintenance() {
+    if (!log_ || poisoned_) return;
+    const auto now_ns = system_now_ns();
+    std::error_code ec = log_->rotate_if_older_than(now_ns);
+    if (!ec && cfg_.retention.count() > 0) {
+        std::uint64_t deleted = 0;
+        ec = log_->apply_retention(now_ns, deleted);
+    }
+    if (ec && log_->poisoned()) poison(ec);
+    end_step();
+}
+
+// ------------------------------------------------------------------ observation
+
+position wal_core::written_position() const {
+    std::lock_guard lk(published_mutex_);
+    return published_written_;
+}
+
+position wal_core::durable_position() const {
+    std::lock_guard lk(published_mutex_);
+    return published_durable_;
+}
+
+std::error_code wal_core::failure() const {
+    std::lock_guard lk(published_mutex_);
+    return failure_;
+}
+
+wal_stats wal_core::stats() const {
+    wal_stats s;
+    auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    s.appends = load(counters_.appends);
+    s.records = load(counters_.records);
+    s.bytes = load(counters_.bytes);
+    s.writes = load(counters_.writes);
+    s.fsyncs = load(counters_.fsyncs);
+    s.failed_appends = load(counters_.failed_appends);
+    s.segments_rolled = load(counters_.segments_rolled);
+    s.segments_deleted = load(counters_.segments_deleted);
+    s.written_lsn = written_lsn();
+    s.durable_lsn = durable_lsn();
+    s.poisoned = static_cast<bool>(failure());
+    s.fsync_seconds = counters_.fsync_ns.snapshot();
+    s.append_seconds = counters_.append_ns.snapshot();
+    s.fsync_group_size = counters_.fsync_group.snapshot();
+    s.write_group_size = counters_.write_group.snapshot();
+    return s;
+}
+
+}  // namespace noriwal::detail

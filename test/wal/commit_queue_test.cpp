@@ -1,0 +1,174 @@
+// The group-commit bookkeeping, driven by hand: no threads, no files, no clock.
+#include <wal/commit_queue.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <vector>
+
+using namespace noriwal;
+using namespace std::chrono_literals;
+using queue = detail::commit_queue<int>;
+using wait_result = queue::wait_result;
+
+namespace {
+
+std::vector<int> waiters_of(const std::vector<queue::completion>& done) {
+    std::vector<int> v;
+    for (const auto& c : done) v.push_back(c.waiter);
+    return v;
+}
+
+const queue::clock::time_point t0{};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(commit_queue)
+
+BOOST_AUTO_TEST_CASE(one_fsync_completes_every_append_it_covers) {
+    queue q(fsync_policy::always());
+    q.on_written(3, 3, t0);
+    BOOST_TEST((q.wait(1, 10) == wait_result::queued));
+    BOOST_TEST((q.wait(2, 20) == wait_result::queued));
+    BOOST_TEST((q.wait(3, 30) == wait_result::queued));
+    BOOST_TEST(q.sync_due());
+    BOOST_TEST(q.sync_started(q.written()) == 3u);
+    BOOST_TEST(!q.sync_due());  // one round at a time
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{10, 20, 30}));
+    for (const auto& c : done) BOOST_TEST(!c.ec);
+    BOOST_TEST(q.durable() == 3u);
+    BOOST_TEST(!q.sync_due());
+    BOOST_TEST(q.waiting() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(appends_written_during_a_round_wait_for_the_next_one) {
+    queue q(fsync_policy::always());
+    q.on_written(2, 2, t0);
+    q.wait(1, 1);
+    q.wait(2, 2);
+    q.sync_started(q.written());
+    // The strand keeps writing while the round is in flight.
+    q.on_written(5, 3, t0);
+    q.wait(3, 3);
+    q.wait(4, 4);
+    q.wait(5, 5);
+    BOOST_TEST(!q.sync_due());
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{1, 2}));
+    BOOST_TEST(q.sync_due());
+    BOOST_TEST(q.sync_started(q.written()) == 3u);  // the second round covers the three others
+    BOOST_TEST(q.in_flight() == 5u);
+    done.clear();
+    q.sync_finished({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{3, 4, 5}));
+    BOOST_TEST(q.durable() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_waiter_already_durable_completes_at_once) {
+    queue q(fsync_policy::os(), 7, 9);
+    BOOST_TEST(q.durable() == 7u);
+    BOOST_TEST(q.written() == 9u);
+    BOOST_TEST((q.wait(7, 1) == wait_result::durable));
+    BOOST_TEST((q.wait(9, 2) == wait_result::queued));
+    BOOST_TEST(q.sync_due());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_fsync_fails_what_it_covered_and_poisons_the_rest) {
+    queue q(fsync_policy::always());
+    q.on_written(2, 2, t0);
+    q.wait(1, 1);
+    q.wait(2, 2);
+    q.sync_started(2);
+    q.on_written(3, 1, t0);
+    q.wait(3, 3);
+    std::vector<queue::completion> done;
+    q.sync_finished(make_error_code(errc::io_failed), done);
+    BOOST_TEST_REQUIRE(done.size() == 3u);
+    BOOST_TEST((done[0].ec == errc::io_failed));
+    BOOST_TEST((done[1].ec == errc::io_failed));
+    BOOST_TEST((done[2].ec == errc::poisoned));
+    BOOST_TEST(q.poisoned());
+    BOOST_TEST(q.durable() == 0u);  // a failed round never advances the durable watermark
+    // Nothing is acknowledged after the failure, even a later retry.
+    q.on_written(4, 1, t0);
+    BOOST_TEST((q.wait(4, 4) == wait_result::poisoned));
+    q.demand(4);
+    BOOST_TEST(!q.sync_due());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_waiter) {
+    queue q(fsync_policy::always());
+    q.on_written(2, 2, t0);
+    q.wait(1, 1);
+    q.wait(2, 2);
+    std::vector<queue::completion> done;
+    q.fail_all(make_error_code(errc::poisoned), done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{1, 2}));
+    for (const auto& c : done) BOOST_TEST((c.ec == errc::poisoned));
+    BOOST_TEST(!q.sync_due());
+}
+
+BOOST_AUTO_TEST_CASE(batch_deadline_follows_the_oldest_unsynced_write) {
+    queue q(fsync_policy::batch(5ms));
+    BOOST_TEST(!q.sync_deadline());
+    q.on_written(1, 1, t0);
+    q.on_written(2, 1, t0 + 1ms);  // a later write does not move the deadline
+    BOOST_TEST_REQUIRE(q.sync_deadline().has_value());
+    BOOST_TEST((*q.sync_deadline() == t0 + 5ms));
+    q.on_timer(t0 + 4ms);
+    BOOST_TEST(!q.sync_due());
+    // No append comes: the timer alone makes the round due.
+    q.on_timer(t0 + 5ms);
+    BOOST_TEST(q.sync_due());
+    q.sync_started(q.written());
+    BOOST_TEST(!q.sync_deadline());
+    // Written during the round: a new deadline counts from this write.
+    q.on_written(3, 1, t0 + 6ms);
+    BOOST_TEST((*q.sync_deadline() == t0 + 11ms));
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);
+    BOOST_TEST(q.durable() == 2u);
+    BOOST_TEST(!q.sync_due());
+    q.on_timer(t0 + 11ms);
+    BOOST_TEST(q.sync_due());
+    q.sync_started(q.written());
+    q.sync_finished({}, done);
+    BOOST_TEST(q.durable() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
+    queue q(fsync_policy::os());
+    q.on_written(10, 10, t0);
+    BOOST_TEST(!q.sync_deadline());
+    q.on_timer(t0 + 1h);
+    BOOST_TEST(!q.sync_due());
+    q.demand(100);  // clamped to what was written
+    BOOST_TEST(q.sync_due());
+    q.sync_started(q.written());
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);
+    BOOST_TEST(q.durable() == 10u);
+    BOOST_TEST(!q.sync_due());
+}
+
+BOOST_AUTO_TEST_CASE(truncation_completes_waiters_below_it_and_fails_those_above) {
+    queue q(fsync_policy::always());
+    q.on_written(6, 6, t0);
+    q.wait(2, 2);
+    q.wait(6, 6);
+    std::vector<queue::completion> done;
+    q.rebase(3, 3, done);  // truncate_after(3): everything up to 3 is durable, the rest is gone
+    BOOST_TEST_REQUIRE(done.size() == 2u);
+    BOOST_TEST(!done[0].ec);
+    BOOST_TEST((done[1].ec == errc::truncated));
+    BOOST_TEST(q.durable() == 3u);
+    BOOST_TEST(q.written() == 3u);
+    BOOST_TEST(!q.sync_due());
+    q.on_written(4, 1, t0);  // the next append gets 4 again
+    BOOST_TEST((q.wait(4, 4) == wait_result::queued));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
