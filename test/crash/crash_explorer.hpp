@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -55,6 +56,13 @@ public:
     /// `e`. `where` names the crash point in failure messages.
     void explore(const sim_disk& disk, const log_expectation& e, const std::string& where);
 
+    /// What a recovered log must satisfy: returns an empty string, or what is wrong.
+    using log_check = std::function<std::string(const std::vector<read_record>&)>;
+    /// The same with any check of the recovered records (e.g. a concurrent workload whose
+    /// records name themselves). `required` (for messages) says what must be there.
+    void explore(const sim_disk& disk, const log_check& check, const std::string& where,
+                 const std::string& required);
+
     std::size_t points() const noexcept { return points_; }
     std::size_t states() const noexcept { return states_; }
     std::size_t failures() const noexcept { return failures_; }
@@ -63,7 +71,7 @@ public:
 private:
     std::vector<power_cut_plan> plans_for(const sim_disk& disk);
     // Returns an empty string or what went wrong.
-    std::string check_state(const sim_disk& disk, const power_cut_plan& plan, const log_expectation& e);
+    std::string check_state(const sim_disk& disk, const power_cut_plan& plan, const log_check& check);
     std::unique_ptr<detail::segment_log> open_on(const std::shared_ptr<sim_disk>& disk, std::string& why);
 
     wal_config base_;
