@@ -1,22 +1,32 @@
-// A real full disk: a small tmpfs mounted for the test and filled through the log. The error is
+// A real full disk: a small tmpfs mounted for the test and filled through the wal (two threads
+// appending under fsync_policy::always). The error is
 // errc::no_space, never a crash or a SIGBUS; every acknowledged record is intact after reopening
 // (once space is freed, and, where recovery needs no new space, before). Needs root to mount
 // (label "root"); without the privilege the case says so and passes.
 #include <noriwal/error.hpp>
 
+#include <noriwal/wal.hpp>
+
 #include "crash/crash_explorer.hpp"
+#include "crash/wal_model.hpp"
 #include "support/mounts.hpp"
 #include "support/printing.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
 using namespace noriwal;
 using namespace noriwal::test;
 
 namespace {
 
-namespace nd = noriwal::detail;
+using boost::system::error_code;
 
 bool skip_unless_mounted(const test_mount& m) {
     if (m.mounted()) return false;
@@ -37,52 +47,78 @@ void fill_and_recover(preallocation prealloc) {
     cfg.max_segment_size = 128u << 10;
     cfg.max_record_size = 8000;
     cfg.prealloc = prealloc;
-    std::unique_ptr<nd::segment_log> log;
-    recovery_info info;
+    cfg.fsync = fsync_policy::always();
+    std::error_code ec;
     std::string why;
-    BOOST_TEST_REQUIRE(!nd::segment_log::open(cfg, log, info, why), why);
+    auto opened = noriwal::wal::open(cfg, ec, &why);
+    BOOST_TEST_REQUIRE(!ec, why);
+    noriwal::wal w = std::move(opened.log);
 
-    log_expectation model;
-    lsn_t acked = 0;
-    std::error_code failure;
-    for (std::uint64_t n = 0; n < 10000 && !failure; ++n) {
-        const auto c = make_content("full", n, 6000);
-        const lsn_t lsn = log->next_position().lsn;
-        model.allow(lsn, c, lsn, lsn);
-        failure = append_contents(*log, {c}, false);
-        if (!failure) failure = log->sync();  // fsync_policy::always
-        if (!failure) acked = lsn;
-    }
-    BOOST_TEST_REQUIRE(static_cast<bool>(failure), "1 MiB never filled up");
-    BOOST_TEST(failure == errc::no_space, "filling the disk failed with " << failure.message());
-    BOOST_TEST(acked > 10u);
+    // Two appenders with several appends in flight each, until the disk is full.
+    wal_model model;
+    std::atomic<bool> full{false};
+    std::mutex m;
+    std::vector<std::error_code> failures;
+    auto appender = [&](const std::string& stream) {
+        while (!full) {
+            std::vector<std::future<error_code>> inflight;
+            for (int i = 0; i < 4; ++i) {
+                auto c = std::make_shared<record_content>(model.next(stream, 6000));
+                auto pr = std::make_shared<std::promise<error_code>>();
+                inflight.push_back(pr->get_future());
+                w.async_append(c->as_record(), [&model, c, pr](error_code e, position p) {
+                    if (!e) model.acked(*c, p.lsn, true);
+                    pr->set_value(e);
+                });
+            }
+            for (auto& f : inflight) {
+                if (const std::error_code e = f.get()) {
+                    full = true;
+                    std::lock_guard g(m);
+                    failures.push_back(e);
+                }
+            }
+        }
+    };
+    std::thread other(appender, "b");
+    appender("a");
+    other.join();
+    BOOST_TEST_REQUIRE(!failures.empty());
+    // The first failure is the full disk; the others are that or the poisoned log.
+    BOOST_TEST(std::count(failures.begin(), failures.end(), make_error_code(errc::no_space)) >= 1);
+    for (const auto& e : failures)
+        BOOST_TEST((e == errc::no_space || e == errc::poisoned),
+                   "filling the disk failed with " << e.message());
+    BOOST_TEST(model.acked_count() > 10u);
+    BOOST_TEST(w.failure() == errc::no_space, "wal::failure() is " << w.failure().message());
     // Fail-stop: nothing succeeds afterwards.
-    BOOST_TEST(append_contents(*log, {make_content("full", 99999, 10)}, false) == errc::poisoned);
-    BOOST_TEST(log->sync() == errc::poisoned);
-    log.reset();
+    std::promise<error_code> synced;
+    w.async_sync([&](error_code e) { synced.set_value(e); });
+    BOOST_TEST(static_cast<bool>(synced.get_future().get()));
+    w = {};
 
-    model.required_to = acked;
-    // Reopening on the full disk: it recovers, or says there is no space.
+    // Reopening on the full disk: it recovers, or says there is no space; the files hold every
+    // acknowledged record either way.
     {
-        const auto ec = nd::segment_log::open(cfg, log, info, why);
+        auto again = noriwal::wal::open(cfg, ec, &why);
         BOOST_TEST((!ec || ec == errc::no_space),
                    "reopen on a full disk: " << ec.message() << " (" << why << ")");
-        log.reset();
+        again.log = {};
         std::vector<read_record> got;
         BOOST_TEST_REQUIRE(read_log(*posix_file_system(), cfg.dir, got) == "");
-        BOOST_TEST(check_log(got, model) == "");
+        BOOST_TEST(model.check(got, 0) == "");
     }
     // Space freed: everything acknowledged is there, and appends work again.
     BOOST_TEST_REQUIRE(mount.resize(4u << 20));
-    const auto ec = nd::segment_log::open(cfg, log, info, why);
+    auto again = noriwal::wal::open(cfg, ec, &why);
     BOOST_TEST_REQUIRE(!ec, "reopen after freeing space: " << ec.message() << " (" << why << ")");
     std::vector<read_record> got;
     BOOST_TEST_REQUIRE(read_log(*posix_file_system(), cfg.dir, got) == "");
-    BOOST_TEST(check_log(got, model) == "");
-    BOOST_TEST(!append_contents(*log, {make_content("full", 100000, 10)}, false));
-    BOOST_TEST(!log->sync());
-    BOOST_TEST_MESSAGE("prealloc " << static_cast<int>(prealloc) << ": " << acked
-                                   << " records acknowledged before errc::no_space, all recovered");
+    BOOST_TEST(model.check(got, 0) == "");
+    BOOST_TEST(again.log.append(record::put("after", "the disk was full")).lsn == got.back().lsn + 1);
+    again.log.close();
+    BOOST_TEST_MESSAGE("prealloc " << static_cast<int>(prealloc) << ": " << model.acked_count()
+                                   << " appends acknowledged before errc::no_space, all recovered");
 }
 
 }  // namespace

@@ -22,6 +22,13 @@ std::vector<record_content> wal_model::next_batch(const std::string& stream, std
     return out;
 }
 
+void wal_model::allow_stream(const std::string& stream, std::uint64_t count, std::size_t max_value) {
+    std::lock_guard g(mutex_);
+    auto& st = s_.streams[stream];
+    st.initiated = std::max(st.initiated, count);
+    st.max_value = max_value;
+}
+
 void wal_model::acked(const record_content& c, lsn_t lsn, bool durable) {
     std::lock_guard g(mutex_);
     s_.acks[c.key] = ack{lsn, durable, s_.seq++};

@@ -37,6 +37,10 @@ public:
     std::vector<record_content> next_batch(const std::string& stream, std::size_t k,
                                            std::size_t max_value = 700);
 
+    /// Declares that records 0..count-1 of `stream` may have been initiated (by another process
+    /// that reports only what it acknowledged).
+    void allow_stream(const std::string& stream, std::uint64_t count, std::size_t max_value);
+
     /// A successful completion: `c` is at `lsn`; `durable` when the completion promises it
     /// (fsync_policy::always, durability::sync).
     void acked(const record_content& c, lsn_t lsn, bool durable);
