@@ -307,6 +307,34 @@ BOOST_AUTO_TEST_CASE(truncate_inside_an_atomic_batch) {
                                                            << "LSN " << durable << " durable");
 }
 
+// truncate_after(lsn) promises that everything up to lsn is durable when it returns, also the
+// records of earlier segments that no sync covered yet (fsync_policy::os or batch).
+BOOST_AUTO_TEST_CASE(truncate_after_makes_every_earlier_record_durable) {
+    engine_workload w("truncate-durable", small_segments(), nullptr);
+    for (int i = 0; i < 30; ++i) w.append({w.next_content()});  // never synced
+    const auto segs = w.log().segments();
+    BOOST_TEST_REQUIRE(segs.size() >= 4u);
+    const lsn_t keep = segs[2].base_lsn + 1;
+    BOOST_TEST_REQUIRE(!w.log().truncate_after(keep));
+    BOOST_TEST(w.log().durable_lsn() == keep);
+    const auto cut = w.disk().power_cut(power_cut_plan::drop_all());
+    wal_config cfg = small_segments();
+    cfg.dir = crash_dir;
+    cfg.fs = cut;
+    std::unique_ptr<detail::segment_log> log;
+    recovery_info info;
+    std::string why;
+    BOOST_TEST_REQUIRE(!detail::segment_log::open(cfg, log, info, why), why);
+    std::vector<read_record> got;
+    BOOST_TEST_REQUIRE(read_log(*cut, crash_dir, got) == "");
+    log_expectation e = w.model();
+    e.forget_after(keep);
+    e.required_to = keep;
+    const auto bad = check_log(got, e);
+    BOOST_TEST(bad.empty(), "after truncate_after(" << keep << ") reported LSN " << keep
+                                                    << " durable, and a power cut: " << bad);
+}
+
 // Seeded random workloads mixing everything, with crash points at a sample of operations.
 BOOST_AUTO_TEST_CASE(random_mixed_workloads) {
     for (std::uint64_t seed = 1; seed <= 6; ++seed) {

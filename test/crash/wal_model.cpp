@@ -32,6 +32,18 @@ void wal_model::allow_stream(const std::string& stream, std::uint64_t count, std
 void wal_model::acked(const record_content& c, lsn_t lsn, bool durable) {
     std::lock_guard g(mutex_);
     s_.acks[c.key] = ack{lsn, durable, s_.seq++};
+    std::string stream;
+    std::uint64_t n = 0;
+    if (parse_content_key(c.key, stream, n)) {
+        const auto& batches = s_.streams[stream].batches;
+        auto b = batches.upper_bound(n);
+        if (b == batches.begin() || std::prev(b)->second < n) s_.last_single = lsn;
+    }
+}
+
+lsn_t wal_model::last_single_acked() const {
+    std::lock_guard g(mutex_);
+    return s_.last_single;
 }
 
 std::uint64_t wal_model::sync_started() {
@@ -58,12 +70,14 @@ void wal_model::gc(lsn_t lsn) {
 std::size_t wal_model::truncate_started(lsn_t lsn) {
     std::lock_guard g(mutex_);
     s_.truncations.push_back({lsn, s_.seq++, false});
+    s_.last_single = std::min(s_.last_single, lsn);
     return s_.truncations.size() - 1;
 }
 
 void wal_model::truncate_done(std::size_t ticket) {
     std::lock_guard g(mutex_);
     s_.truncations[ticket].done = true;
+    s_.truncations[ticket].done_seq = s_.seq++;
 }
 
 std::uint64_t wal_model::acked_count() const {
@@ -92,9 +106,13 @@ std::string wal_model::check(const state& s, const std::vector<read_record>& rec
     lsn_t required_to = durable_watermark;
     for (const auto& t : s.truncations)
         if (!t.done) required_to = std::min(required_to, t.lsn);
+    // A truncation removes what was written above its LSN before the writer processed it. An
+    // append acknowledged before the truncation completed may have been (its handler can run
+    // after the truncation was initiated, the write having come first); one acknowledged after
+    // it completed was written after it (completions run in the order they are posted).
     auto removed_later = [&](const ack& a) {
         for (const auto& t : s.truncations)
-            if (t.seq > a.seq && t.lsn < a.lsn) return true;
+            if (t.lsn < a.lsn && (!t.done || a.seq < t.done_seq)) return true;
         return false;
     };
 
@@ -192,10 +210,6 @@ std::string wal_model::check(const state& s, const std::vector<read_record>& rec
     }
     for (const auto& [key, a] : s.acks) {
         if (a.lsn < s.gc_floor || removed_later(a)) continue;
-        bool in_flight_truncation = false;
-        for (const auto& t : s.truncations)
-            if (!t.done && t.lsn < a.lsn) in_flight_truncation = true;
-        if (in_flight_truncation) continue;
         if (!a.durable && a.lsn > durable_watermark) continue;
         if (a.lsn < first || a.lsn > last || as_string(records[a.lsn - first].key) != key) {
             why << key << ", acknowledged" << (a.durable ? " as durable" : "") << " at LSN " << a.lsn

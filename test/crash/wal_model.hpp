@@ -64,6 +64,9 @@ public:
     std::string check(const std::vector<read_record>& records, lsn_t durable_watermark) const;
 
     std::uint64_t acked_count() const;
+    /// The LSN of the most recently acknowledged single record (0: none): a point outside any
+    /// atomic batch, for truncate_after.
+    lsn_t last_single_acked() const;
 
 private:
     struct stream_state {
@@ -79,7 +82,8 @@ private:
     };
     struct truncation {
         lsn_t lsn = 0;
-        std::uint64_t seq = 0;
+        std::uint64_t seq = 0;       // when it was initiated
+        std::uint64_t done_seq = 0;  // when it completed (valid when done)
         bool done = false;
     };
     struct state {
@@ -89,6 +93,7 @@ private:
         std::vector<truncation> truncations;
         lsn_t gc_floor = 1;
         std::uint64_t seq = 0;
+        lsn_t last_single = 0;
     };
     static std::string check(const state& s, const std::vector<read_record>& records,
                              lsn_t durable_watermark);
