@@ -659,6 +659,17 @@ std::error_code segment_log::truncate_after(lsn_t lsn) {
         if (segments_[i].base_lsn <= lsn) k = i;
     const bool empties = lsn < segments_.front().base_lsn;
 
+    // Everything up to `lsn` is reported durable when this returns. The kept prefix of segment k
+    // is copied and synced below; records of earlier segments that no sync covered yet
+    // (fsync_policy os or batch) must reach the disk too.
+    for (std::size_t i = 0; i < k; ++i) {
+        segment& s = segments_[i];
+        if (!s.f || s.synced_lsn >= s.last_lsn) continue;
+        if (auto ec = s.f->sync()) return poison(ec);
+        s.synced_lsn = s.last_lsn;
+        s.f.reset();  // sealed and synced: nothing more to write or sync in it
+    }
+
     while (segments_.size() > k + 1) {
         segment& s = segments_.back();
         std::error_code ec = fs_->remove(s.path);
