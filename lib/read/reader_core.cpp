@@ -211,9 +211,12 @@ void reader_core::refresh_snapshot() {
         epoch_ = s.epoch;
         if (!at_start_ && last_ > s.truncated_to && !sticky_) {
             sticky_ = errc::truncated;
-        } else {
-            // The file of our segment may have been replaced by a copy of its prefix: the
-            // offset stays valid (the prefix is the same bytes), the mapping does not.
+        } else if (map_ && !registry_->current(seg_id_, seg_generation_).slot &&
+                   (registry_->current_generation(seg_id_) != 0 || map_->slot->base_lsn > s.truncated_to)) {
+            // truncate_after replaced our segment's file by a copy of its prefix (the offset
+            // stays valid: the prefix is the same bytes; the mapping does not), or removed
+            // the segment we were about to start. A segment merely deleted by garbage
+            // collection stays readable through our mapping.
             drop_segment();
         }
     }
