@@ -228,6 +228,7 @@ void reader_core::refresh_snapshot() {
         last_ = first_ - 1;
     }
     limit_ = visible(s);
+    written_ = s.written;
 }
 
 // Locates the segment that holds expected_ (<= limit_), maps it and finds the offset.
@@ -385,7 +386,8 @@ std::error_code reader_core::seek_wal(lsn_t lsn) {
     refresh_snapshot();
     sticky_.clear();
     at_start_ = false;
-    if (lsn > limit_ + 1) {
+    // Up to the written end, even for a durable reader: the records exist, it waits for them.
+    if (lsn > written_ + 1) {
         restore(std::move(saved));
         return errc::invalid_argument;
     }
@@ -435,8 +437,8 @@ std::error_code reader_core::seek(const position& p) {
         return {};
     }
     refresh_snapshot();
-    if (p.lsn == limit_ + 1) return seek_wal(p.lsn);  // the end
-    if (p.lsn < first_ || p.lsn > limit_) return errc::not_found;
+    if (p.lsn == written_ + 1) return seek_wal(p.lsn);  // the end
+    if (p.lsn < first_ || p.lsn > written_) return errc::not_found;
     const segment_location loc = registry_->locate(p.lsn);
     if (!loc.slot || loc.slot->id != p.segment_id) return errc::not_found;
     std::shared_ptr<const segment_map> m;

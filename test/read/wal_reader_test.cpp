@@ -191,7 +191,8 @@ BOOST_AUTO_TEST_CASE(another_process_follows_a_live_log) {
             auto cfg = small_config(dir.path());
             cfg.fsync = fsync_policy::batch(std::chrono::milliseconds(1));
             auto w = wal::open(cfg).log;
-            for (std::uint64_t i = 1; i <= n; ++i) w.append(record::put("k" + std::to_string(i), value_for(i)));
+            for (std::uint64_t i = 1; i <= n; ++i)
+                w.append(record::put("k" + std::to_string(i), value_for(i)));
             w.close();
         } catch (...) {
             status = 1;
@@ -206,7 +207,8 @@ BOOST_AUTO_TEST_CASE(another_process_follows_a_live_log) {
         std::error_code ec;
         auto e = r.try_next(ec);
         if (e) {
-            ok = e->lsn() == next && str(e->key()) == "k" + std::to_string(next) && str(e->value()) == value_for(next);
+            ok = e->lsn() == next && str(e->key()) == "k" + std::to_string(next) &&
+                 str(e->value()) == value_for(next);
             ++next;
             continue;
         }
