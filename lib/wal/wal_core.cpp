@@ -627,9 +627,11 @@ void wal_core::end_step() {
 }
 
 void wal_core::publish_watermarks() {
-    if (log_) registry_->refresh(*log_);  // readers' watermarks; wakes tailing readers
     written_lsn_.store(commit_.written(), std::memory_order_release);
     durable_lsn_.store(commit_.durable(), std::memory_order_release);
+    // Readers' watermarks, after the wal's: a reader woken here never holds a record above
+    // what written_lsn() and durable_lsn() say.
+    if (log_) registry_->refresh(*log_);
     std::lock_guard lk(published_mutex_);
     published_written_ = written_pos_;
 }
