@@ -2,8 +2,10 @@
 // tests substitute a simulated disk that injects faults and power cuts. Every function
 // returns a std::error_code (system errors in std::system_category) and never throws.
 //
-// Thread safety: a file may be written (pwrite) on one thread while datasync() runs on
-// another; everything else is called from one thread at a time.
+// Thread safety: implementations must allow calls from two threads at once: the writer
+// (writes, renames, removes) and a background thread that fdatasyncs files, syncs the
+// directory and prepares the next segment (create, write zeros, sync). A file may be written
+// on one thread while sync() runs on another.
 #pragma once
 
 #include <cstddef>
