@@ -1,0 +1,236 @@
+// noriwal::wal, the asynchronous public API: appends under each fsync policy, one writer
+// awaiting each append or many appends in flight, concurrent appenders sharing fsyncs, and
+// atomic batches. Each workload runs on one io_context driven by the benchmark's thread, as a
+// single-threaded Asio server would; the wal adds its writer and sync threads.
+//
+//   append.<os|batch>.<100b|1k|10k>.<await|pipelined>
+//   append.always.1k.<await|w8|w64>
+//   append_batch.always.1k.<b10|b100|b1000>
+#include "bench.hpp"
+
+#include <noriwal/wal.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace noriwal::bench {
+namespace {
+
+namespace asio = boost::asio;
+
+wal_config bench_config(const context& ctx, fsync_policy policy) {
+    wal_config cfg;
+    cfg.dir = ctx.dir() / "wal";
+    cfg.fsync = policy;
+    // Smaller than the default so that setting up (the first zero-filled segment) is quick;
+    // later segments are prepared on the wal's spare thread while the workload runs.
+    cfg.max_segment_size = 64u << 20;
+    cfg.max_record_size = 1u << 20;
+    return cfg;
+}
+
+fsync_policy policy_named(std::string_view name) {
+    if (name == "os") return fsync_policy::os();
+    if (name == "batch") return fsync_policy::batch(std::chrono::milliseconds(5));
+    return fsync_policy::always();
+}
+
+/// Keys differ per record (a realistic log), values are one pattern of the given size.
+struct record_source {
+    explicit record_source(std::uint64_t value_bytes) : value(value_bytes, 'v') {}
+    record next() {
+        // 16 decimal digits, rewritten in place: no allocation per record.
+        std::uint64_t k = ++counter;
+        for (int i = 15; i >= 0; --i, k /= 10)
+            key[static_cast<std::size_t>(i)] = static_cast<char>('0' + k % 10);
+        return record::put(std::string_view(key, sizeof key), value);
+    }
+    std::string value;
+    char key[16] = {};
+    std::uint64_t counter = 0;
+};
+
+void add_stats(result& r, const wal& w) {
+    const auto s = w.stats();
+    r.extra.emplace_back("fsyncs", static_cast<double>(s.fsyncs));
+    r.extra.emplace_back("writes", static_cast<double>(s.writes));
+    r.extra.emplace_back("records_per_write", s.writes ? static_cast<double>(s.records) / s.writes : 0.0);
+    if (s.fsyncs) r.extra.emplace_back("records_per_fsync", static_cast<double>(s.records) / s.fsyncs);
+}
+
+void check(boost::system::error_code ec) {
+    if (ec) throw std::runtime_error("append: " + ec.message());
+}
+
+// Each of `writers` coroutines appends (or appends a batch of `batch` records) and awaits the
+// completion before its next one, until n records are written in all.
+result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n, int writers,
+                std::size_t batch) {
+    asio::io_context ioc(1);
+    auto w = wal::open(ioc.get_executor(), bench_config(ctx, policy)).log;
+    result r;
+    r.latencies.reserve(n / batch + 1);
+    std::uint64_t started = 0;
+    std::exception_ptr failure;
+    auto writer = [&]() -> asio::awaitable<void> {
+        record_source src(value_bytes);
+        src.counter = started * 1'000'000'000;  // distinct keys per writer
+        std::vector<record> records(batch);
+        while (started < n) {
+            const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(batch, n - started));
+            started += k;
+            const stopwatch op;
+            if (batch == 1) {
+                co_await w.async_append(src.next(), asio::use_awaitable);
+            } else {
+                records.resize(k);
+                for (auto& rec : records) rec = src.next();
+                co_await w.async_append_batch(records, asio::use_awaitable);
+            }
+            r.latencies.add(op.elapsed());
+        }
+    };
+    const stopwatch total;
+    for (int i = 0; i < writers; ++i) {
+        asio::co_spawn(ioc, writer, [&](std::exception_ptr e) {
+            if (e) failure = e;
+        });
+    }
+    ioc.run();
+    r.seconds = total.seconds();
+    if (failure) std::rethrow_exception(failure);
+    r.records = n;
+    r.value_bytes = value_bytes;
+    add_stats(r, w);
+    w.close();
+    return r;
+}
+
+// Appends with callbacks, keeping `window` of them in flight: each completion starts the next.
+result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n) {
+    constexpr std::uint64_t window = 1024;
+    asio::io_context ioc(1);
+    auto w = wal::open(ioc.get_executor(), bench_config(ctx, policy)).log;
+    result r;
+    r.latencies.reserve(n);
+    record_source src(value_bytes);
+    std::uint64_t started = 0, done = 0;
+    boost::system::error_code failure;
+    struct starter {
+        wal& w;
+        record_source& src;
+        result& r;
+        std::uint64_t& started;
+        std::uint64_t& done;
+        std::uint64_t n;
+        boost::system::error_code& failure;
+        void operator()() const {
+            ++started;
+            w.async_append(src.next(), [s = *this, op = stopwatch()](boost::system::error_code ec, position) {
+                s.r.latencies.add(op.elapsed());
+                ++s.done;
+                if (ec && !s.failure) s.failure = ec;
+                if (s.started < s.n && !s.failure) s();
+            });
+        }
+    };
+    const starter start{w, src, r, started, done, n, failure};
+    const stopwatch total;
+    for (std::uint64_t i = 0; i < window && started < n; ++i) start();
+    ioc.run();
+    r.seconds = total.seconds();
+    check(failure);
+    if (done != n) throw std::runtime_error("completed " + std::to_string(done) + " of " + std::to_string(n));
+    r.records = n;
+    r.value_bytes = value_bytes;
+    add_stats(r, w);
+    w.close();
+    return r;
+}
+
+struct size_spec {
+    const char* name;
+    std::uint64_t bytes;
+    std::uint64_t await_records;
+    std::uint64_t pipelined_records;
+};
+
+constexpr size_spec sizes[] = {
+    {"100b", 100, 300'000, 2'000'000},
+    {"1k", 1024, 200'000, 1'000'000},
+    {"10k", 10 * 1024, 40'000, 100'000},
+};
+
+std::vector<registration> register_all() {
+    std::vector<registration> regs;
+    for (const char* policy : {"os", "batch"}) {
+        for (const auto& size : sizes) {
+            const std::string base = std::string("append.") + policy + "." + size.name;
+            const auto p = policy_named(policy);
+            // Small records are bound by CPU work per record (compared with a memcpy and CRC of
+            // each record), large ones by page-cache bandwidth (compared with 1 MiB writes).
+            const bool big = size.bytes > 1024;
+            const std::string baseline = big ? "raw.write.1m" : "raw.memcpy_crc";
+            const rate compare = big ? rate::mb_per_s : rate::records_per_s;
+            regs.emplace_back(workload{
+                base + ".await",
+                std::string("one coroutine co_awaits each ") + size.name + " append, fsync_policy::" + policy,
+                [p, size](context& ctx) {
+                    return awaiting(ctx, p, ctx.value_bytes(size.bytes), ctx.records(size.await_records), 1,
+                                    1);
+                },
+                baseline, compare});
+            regs.emplace_back(workload{
+                base + ".pipelined",
+                std::string("1024 ") + size.name + " appends in flight (callbacks), fsync_policy::" + policy,
+                [p, size](context& ctx) {
+                    return pipelined(ctx, p, ctx.value_bytes(size.bytes),
+                                     ctx.records(size.pipelined_records));
+                },
+                baseline, compare});
+        }
+    }
+    const struct {
+        const char* suffix;
+        int writers;
+        std::uint64_t records;
+    } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
+    for (const auto& c : concurrent) {
+        regs.emplace_back(workload{
+            std::string("append.always.1k.") + c.suffix,
+            std::to_string(c.writers) + " coroutine(s) each co_await 1 KiB appends, fsync_policy::always",
+            [c](context& ctx) {
+                return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024), ctx.records(c.records),
+                                c.writers, 1);
+            },
+            "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+    }
+    const struct {
+        const char* suffix;
+        std::size_t batch;
+        std::uint64_t records;
+    } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
+    for (const auto& b : batches) {
+        regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix,
+                                   "one coroutine co_awaits atomic batches of " + std::to_string(b.batch) +
+                                       " 1 KiB records, fsync_policy::always",
+                                   [b](context& ctx) {
+                                       return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024),
+                                                       ctx.records(b.records), 1, b.batch);
+                                   },
+                                   "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+    }
+    return regs;
+}
+
+const std::vector<registration> regs = register_all();
+
+}  // namespace
+}  // namespace noriwal::bench
