@@ -327,7 +327,7 @@ std::vector<registration> register_all() {
              });
     }
     twin("scan.1k", "GetUpdatesSince over a WAL of 1 KiB Puts, every key and value visited, cache warm",
-         [](context& ctx) { return scan(ctx, ctx.records(1'000'000), ctx.value_bytes(1024)); });
+         [](context& ctx) { return scan(ctx, ctx.records(200'000), ctx.value_bytes(1024)); });
     twin("recover.1gib", "DB::Open replaying a WAL of 1 GiB of 1 KiB records into the memtable, cache warm",
          [](context& ctx) { return recover(ctx, ctx.records(1u << 20), 1024 - 16 - 32); });
     return regs;
