@@ -257,12 +257,12 @@ public:
     /// The last LSN known to be durable (0: none). An atomic read; it only grows, except that
     /// truncate_after lowers it to its argument.
     lsn_t durable_lsn() const noexcept;
-    /// The configuration the wal was opened with (with its file_system and meter filled in).
-    /// Undefined for an empty wal.
+    /// The configuration the wal was opened with (with its file_system filled in); the
+    /// defaults for an empty wal.
     const wal_config& config() const noexcept;
     /// Counters and histograms since open.
     wal_stats stats() const;
-    /// The default executor of completion handlers. Undefined for an empty wal.
+    /// The default executor of completion handlers; an empty executor for an empty wal.
     executor_type get_executor() const noexcept;
     /// True for a handle to a log that async_close was not called on.
     bool is_open() const noexcept;
