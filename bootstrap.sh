@@ -2,7 +2,8 @@
 # The two set-up commands of the README:
 #   ./bootstrap.sh demo   install what is missing, build, and run the main demonstration
 #   ./bootstrap.sh test   install what is missing, build, and run the whole test suite
-#                         (warnings as errors, then again under ASan+UBSan and under TSan)
+#                         (warnings as errors, then again under ASan+UBSan and under TSan),
+#                         then each fuzz target for 20 s
 # Works on a fresh Debian bookworm machine with nothing but git; uses sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,5 +46,23 @@ for preset in ci asan tsan; do
   cmake --build --preset "$preset" -j "$jobs"
   echo "== $preset: test ($((SECONDS - start)) s so far)"
   ctest --preset "$preset"
+done
+
+# Fuzzing: each libFuzzer target for 20 s from the committed seed corpus (longer runs and what
+# they check: doc/testing.md). A failing input is left in build/fuzz/ as crash-* or leak-*.
+echo "== fuzz: configure and build ($((SECONDS - start)) s so far)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+for target in record_decoder recovery_scanner; do
+  scratch=$(mktemp -d)
+  log=build/fuzz/fuzz_$target.log
+  if ! ./build/fuzz/test/fuzz/fuzz_$target -max_total_time=20 -rss_limit_mb=512 -malloc_limit_mb=64 \
+         -artifact_prefix=build/fuzz/ "$scratch" "test/fuzz/corpus/$target" >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "== fuzz: $target FAILED (input saved in build/fuzz/, full log in $log)" >&2
+    exit 1
+  fi
+  echo "== fuzz: $target: $(grep -E '^Done [0-9]+ runs' "$log")"
+  rm -rf "$scratch"
 done
 echo "== all test builds passed in $((SECONDS - start)) s"

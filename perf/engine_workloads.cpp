@@ -120,7 +120,7 @@ const registration regs[] = {
     registration{{"engine.append.10k",
                   "segment_log::append of one 10 KiB record per call (no fsync, no async layer)", append_10k,
                   "raw.write.1m", rate::mb_per_s}},
-    registration{{"recover.1gib",
+    registration{{"engine.recover.1gib",
                   "segment_log::open (recovery) of a log of 1 GiB of 1 KiB records, page cache warm", recover,
                   "raw.memcpy_crc", rate::mb_per_s}},
 };

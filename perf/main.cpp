@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include <fnmatch.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -56,11 +57,47 @@ struct report {
     std::optional<std::pair<std::string, double>> ratio_to;
 };
 
-double peak_rss_mb() {
-    rusage ru{};
-    ::getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
+// Peak resident memory of one workload. Linux resets the process's high-water mark (VmHWM)
+// when "5" is written to /proc/self/clear_refs; where that is refused, the figure is the
+// process's peak so far (getrusage), which never decreases from one workload to the next.
+class rss_peak {
+public:
+    /// Returns freed heap to the system first, so that a previous workload's garbage does not
+    /// count, then starts a new high-water mark.
+    void reset() {
+        ::malloc_trim(0);
+        std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+        per_workload_ = f != nullptr && std::fputs("5", f) >= 0;
+        if (f != nullptr && std::fclose(f) != 0) per_workload_ = false;
+    }
+    /// MiB: VmHWM since reset(), or ru_maxrss.
+    double mb() const {
+        if (per_workload_) {
+            if (const double kib = status_kib("VmHWM:"); kib >= 0) return kib / 1024.0;
+        }
+        rusage ru{};
+        ::getrusage(RUSAGE_SELF, &ru);
+        return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+    }
+    bool per_workload() const noexcept { return per_workload_; }
+
+private:
+    static double status_kib(std::string_view key) {
+        std::FILE* f = std::fopen("/proc/self/status", "r");
+        if (f == nullptr) return -1;
+        char line[256];
+        double out = -1;
+        while (std::fgets(line, sizeof line, f) != nullptr) {
+            if (std::string_view(line).starts_with(key)) {
+                out = std::strtod(line + key.size(), nullptr);
+                break;
+            }
+        }
+        std::fclose(f);
+        return out;
+    }
+    bool per_workload_ = false;
+};
 
 // A directory that exists for one scope: mkdtemp'd, removed recursively afterwards.
 class scratch_dir {
@@ -191,10 +228,16 @@ void print_table(const std::vector<report>& reports, std::ostream& os) {
     }
 }
 
-// The workloads the patterns name, in registration order, with the baselines they compare
-// with added before them. Unknown names are an error that lists what exists.
+// The workloads the patterns name, with the baselines they compare with added, ordered so that
+// every baseline runs before the workloads compared with it (otherwise in registration order).
+// Unknown names are an error that lists what exists.
 std::vector<const workload*> select(const std::vector<std::string>& patterns) {
     const auto& all = workloads();
+    auto find = [&](const std::string& name) -> const workload* {
+        for (const auto& w : all)
+            if (w.name == name) return &w;
+        return nullptr;
+    };
     std::set<std::string> chosen;
     for (const auto& p : patterns) {
         bool matched = false;
@@ -206,22 +249,32 @@ std::vector<const workload*> select(const std::vector<std::string>& patterns) {
         }
         if (!matched) throw std::invalid_argument("no workload matches '" + p + "' (see --list)");
     }
-    for (const auto& w : all) {
-        if (chosen.count(w.name) != 0 && !w.baseline.empty()) {
-            const bool known =
-                std::any_of(all.begin(), all.end(), [&](const workload& b) { return b.name == w.baseline; });
-            if (!known) throw std::logic_error(w.name + " names an unknown baseline " + w.baseline);
+    // Baselines of baselines too (a RocksDB twin's baseline is our workload, whose baseline is raw).
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& w : all) {
+            if (chosen.count(w.name) == 0 || w.baseline.empty() || chosen.count(w.baseline) != 0) continue;
+            if (find(w.baseline) == nullptr) continue;  // run alone, without a ratio (see run())
             chosen.insert(w.baseline);
+            grew = true;
         }
     }
+    // By depth in the baseline chain: the raw baselines first, each ratio computable when its
+    // workload finishes, whatever order the files registered in.
+    auto depth = [&](const workload& w) {
+        int d = 0;
+        for (const workload* b = &w; b != nullptr && !b->baseline.empty() && d <= static_cast<int>(all.size()); ++d)
+            b = find(b->baseline);
+        if (d > static_cast<int>(all.size())) throw std::logic_error(w.name + ": its baselines form a cycle");
+        return d;
+    };
+    std::vector<std::pair<int, const workload*>> order;
+    for (const auto& w : all)
+        if (chosen.count(w.name) != 0) order.emplace_back(depth(w), &w);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<const workload*> out;
-    // Baselines first, so that each ratio can be computed when its workload finishes.
-    for (const auto& w : all) {
-        if (chosen.count(w.name) != 0 && w.baseline.empty()) out.push_back(&w);
-    }
-    for (const auto& w : all) {
-        if (chosen.count(w.name) != 0 && !w.baseline.empty()) out.push_back(&w);
-    }
+    for (const auto& [d, w] : order) out.push_back(w);
     return out;
 }
 
@@ -231,7 +284,10 @@ report run_one(const workload& w, const std::filesystem::path& base, std::option
     context ctx(dir.path(), records, value_bytes);
     report rep;
     rep.workload = w.name;
+    rss_peak rss;
+    rss.reset();
     rep.r = w.run(ctx);
+    rep.peak_rss_mb = rss.mb();
     const double bytes =
         static_cast<double>(rep.r.bytes != 0 ? rep.r.bytes : rep.r.records * rep.r.value_bytes);
     if (rep.r.seconds > 0) {
@@ -240,7 +296,6 @@ report run_one(const workload& w, const std::filesystem::path& base, std::option
     }
     rep.p50_us = rep.r.latencies.percentile_us(50);
     rep.p99_us = rep.r.latencies.percentile_us(99);
-    rep.peak_rss_mb = peak_rss_mb();
     if (rep.r.latencies.dropped() != 0) {
         rep.r.extra.emplace_back("latency_samples_dropped", static_cast<double>(rep.r.latencies.dropped()));
     }
@@ -334,7 +389,10 @@ int run(int argc, char** argv) {
         }
         rates[0][w->name] = rep.records_per_s;
         rates[1][w->name] = rep.mb_per_s;
-        if (!w->baseline.empty()) {
+        if (!w->baseline.empty() && rates[0].count(w->baseline) == 0) {
+            std::cerr << "wal-bench: " << w->name << ": its baseline " << w->baseline
+                      << " is not in this build; no ratio\n";
+        } else if (!w->baseline.empty()) {
             const double base_rate = rates[static_cast<int>(w->compare)][w->baseline];
             const double mine = w->compare == rate::records_per_s ? rep.records_per_s : rep.mb_per_s;
             rep.ratio_to.emplace(w->baseline, base_rate > 0 ? mine / base_rate : std::nan(""));

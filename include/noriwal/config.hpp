@@ -16,8 +16,10 @@ class file_system;
 class meter;
 
 /// When appends are made durable. See doc/durability.md for the exact contract.
+/// A small value type: compare with ==, copy freely.
 class fsync_policy {
 public:
+    /// Which of the three policies (see the factory functions below).
     enum class kind : std::uint8_t { always, batch, os };
 
     /// Every append completes only after an fdatasync that covers it (shared by concurrent
@@ -32,7 +34,9 @@ public:
     /// durable append (durability::sync) and close.
     static constexpr fsync_policy os() noexcept { return {kind::os, {}}; }
 
+    /// Which policy this is.
     constexpr kind policy() const noexcept { return kind_; }
+    /// The batch window (zero for always and os).
     constexpr std::chrono::microseconds window() const noexcept { return window_; }
     friend constexpr bool operator==(const fsync_policy&, const fsync_policy&) = default;
 
@@ -63,6 +67,8 @@ enum class preallocation : std::uint8_t {
     none,       ///< the file grows as records are appended
 };
 
+/// Configuration of a wal, given to wal::open / wal::async_open (which copy it). Every field
+/// has a safe default except dir; validate() checks them all.
 struct wal_config {
     /// Directory of the log; created if missing (unless read_only).
     std::filesystem::path dir;
@@ -73,8 +79,11 @@ struct wal_config {
     /// Largest record (key + value as stored + metadata) accepted; larger is
     /// errc::record_too_large. An atomic batch must fit in one segment.
     std::uint32_t max_record_size = 64u << 20;
+    /// When appends are made durable (doc/durability.md). The window must be > 0 and <= 10 s.
     fsync_policy fsync = fsync_policy::batch(std::chrono::milliseconds(5));
+    /// What open does with damage it finds.
     recovery_mode recovery = recovery_mode::tolerate_corrupted_tail;
+    /// How the next segment file is prepared.
     preallocation prealloc = preallocation::zero_fill;
     /// Reuse deleted segments as the next segment instead of unlinking them.
     bool recycle_segments = false;
@@ -82,6 +91,7 @@ struct wal_config {
     compression default_compression = compression::none;
     /// Values shorter than this are never compressed by default_compression.
     std::uint32_t compression_min_size = 256;
+    /// Zstd compression level, 1 .. 22.
     int zstd_level = 3;
     /// Written into every segment header (identifies the writer, as in nori-wal).
     std::uint64_t node_id = 0;

@@ -31,6 +31,8 @@ public:
     std::span<const std::byte> bytes() const noexcept { return {data(), size()}; }
 };
 
+/// An open file of a file_system. Used by one thread at a time, except that sync() may run
+/// on another thread while the file is written.
 class file {
 public:
     virtual ~file() = default;
@@ -44,7 +46,9 @@ public:
     virtual std::error_code read_at(std::uint64_t offset, std::span<std::byte> out, std::size_t& got) = 0;
     /// fdatasync.
     virtual std::error_code sync() = 0;
+    /// The file's size in bytes.
     virtual std::error_code size(std::uint64_t& out) = 0;
+    /// Sets the file's size (shrinking or extending with zeros).
     virtual std::error_code truncate(std::uint64_t size) = 0;
     /// Reserves [offset, offset+len) (fallocate, keeping the size change).
     virtual std::error_code allocate(std::uint64_t offset, std::uint64_t len) = 0;
@@ -52,6 +56,7 @@ public:
     virtual std::error_code map(std::uint64_t len, std::shared_ptr<const mapped_region>& out) = 0;
 };
 
+/// How file_system::open opens a file.
 enum class open_mode : std::uint8_t {
     read_only,         ///< the file must exist; writes fail
     read_write,        ///< the file must exist
@@ -64,9 +69,12 @@ public:
     virtual ~directory_lock() = default;
 };
 
+/// The file operations noriwal uses (see the top of this header for the threading contract).
+/// Set wal_config::fs or reader_options::fs to substitute one; null means posix_file_system().
 class file_system {
 public:
     virtual ~file_system() = default;
+    /// Opens `p` as `mode` says; `out` receives the file.
     virtual std::error_code open(const std::filesystem::path& p, open_mode mode,
                                  std::unique_ptr<file>& out) = 0;
     /// Names (not paths) of the regular files in `dir`, in no particular order.
@@ -75,7 +83,9 @@ public:
     virtual std::error_code create_directories(const std::filesystem::path& dir) = 0;
     /// Whether `dir` exists and is a directory.
     virtual std::error_code is_directory(const std::filesystem::path& dir, bool& out) = 0;
+    /// Renames `from` to `to`, replacing `to` if it exists (durable after sync_directory).
     virtual std::error_code rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
+    /// Removes the file `p` (durable after sync_directory).
     virtual std::error_code remove(const std::filesystem::path& p) = 0;
     /// fsync of the directory itself, making created, renamed and removed entries durable.
     virtual std::error_code sync_directory(const std::filesystem::path& dir) = 0;

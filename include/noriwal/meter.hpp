@@ -9,6 +9,10 @@
 
 namespace noriwal {
 
+/// Receives events of a wal (wal_config::metrics). Override the events you want; the others
+/// do nothing. Called on the wal's writer thread (during open: on the thread that recovers
+/// the log) while the wal works: return quickly, and never wait there for an operation of the
+/// wal. The wal shares ownership of it (std::shared_ptr) as long as the wal lives.
 class meter {
 public:
     virtual ~meter() = default;

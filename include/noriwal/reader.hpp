@@ -82,14 +82,18 @@ enum class batch_part : std::uint8_t {
 /// entry is empty (LSN 0, no bytes).
 class entry {
 public:
+    /// An empty entry.
     entry() noexcept = default;
 
+    /// The record's LSN.
     lsn_t lsn() const noexcept { return pos_.lsn; }
     /// Its segment, byte offset and LSN: reader::read_at(pos()) returns it again.
     position pos() const noexcept { return pos_; }
+    /// The key, a view valid as long as this entry (or a copy) lives.
     bytes_view key() const noexcept { return key_; }
-    /// The value, uncompressed.
+    /// The value, uncompressed; a view valid as long as this entry (or a copy) lives.
     bytes_view value() const noexcept { return value_; }
+    /// True for a delete (record::erase).
     bool tombstone() const noexcept { return tombstone_; }
     /// When the record expires (from its TTL), if it has one.
     std::optional<std::chrono::sys_time<std::chrono::nanoseconds>> expiry() const noexcept {
@@ -105,6 +109,7 @@ public:
     }
     /// How the value was stored (it is returned uncompressed either way).
     compression stored_compression() const noexcept { return stored_; }
+    /// Where the record stands in an atomic batch.
     batch_part batch() const noexcept { return batch_; }
 
 private:
@@ -121,6 +126,7 @@ private:
     std::shared_ptr<const void> pin_;  // keeps key_ and value_ alive
 };
 
+/// How a reader reads. Given to wal::make_reader, wal::read_from and reader::open_directory.
 struct reader_options {
     /// Which watermark bounds a wal reader. Directory readers have no watermark: they read
     /// every record that decodes (see the top of this header).
@@ -149,7 +155,9 @@ public:
     reader() noexcept;
     /// Cancels an outstanding async_next (it completes with operation_aborted).
     ~reader();
+    /// Takes `other`'s position and outstanding async_next, if any; `other` becomes empty.
     reader(reader&& other) noexcept;
+    /// Cancels this reader's outstanding async_next, then takes `other`'s; `other` becomes empty.
     reader& operator=(reader&& other) noexcept;
     reader(const reader&) = delete;
     reader& operator=(const reader&) = delete;
@@ -238,7 +246,9 @@ public:
     /// As above; throws std::system_error.
     entry read_at(const position& p);
 
+    /// The default executor of async_next's handlers (the system executor for an empty reader).
     executor_type get_executor() const noexcept;
+    /// The options the reader was made with (the defaults for an empty reader).
     const reader_options& options() const noexcept;
     /// False for an empty (default-constructed or moved-from) reader.
     bool is_open() const noexcept { return core_ != nullptr; }

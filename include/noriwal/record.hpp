@@ -22,9 +22,15 @@ enum class durability : std::uint8_t {
     sync,    ///< fdatasync before the append completes, whatever the policy
 };
 
+/// One record to append: a view of its key and value plus its flags. Build it with put() or
+/// erase() and the with_ functions; it must outlive only the initiation of the append.
 struct record {
+    /// Arbitrary bytes, empty allowed (the key index, if enabled, indexes records by it).
     bytes_view key;
+    /// Arbitrary bytes, empty allowed (erase() leaves it empty).
     bytes_view value;
+    /// A delete of `key`: readers see entry::tombstone(), and the key index's keys() and
+    /// latest() leave the key out from this record on.
     bool tombstone = false;
     /// Time to live, counted from the moment the record is encoded (inside the append call).
     /// Stored as an absolute expiry time with nanosecond resolution.
@@ -32,12 +38,14 @@ struct record {
     /// Compression for this record; unset means the wal_config default.
     std::optional<compression> compress;
 
+    /// A put of `value` under `key` (views: no copy).
     static record put(bytes_view key, bytes_view value) noexcept {
         record r;
         r.key = key;
         r.value = value;
         return r;
     }
+    /// A put of the characters of `value` under those of `key` (views: no copy).
     static record put(std::string_view key, std::string_view value) noexcept {
         return put(as_bytes(key), as_bytes(value));
     }
@@ -48,12 +56,15 @@ struct record {
         r.tombstone = true;
         return r;
     }
+    /// A delete (tombstone) of the characters of `key`.
     static record erase(std::string_view key) noexcept { return erase(as_bytes(key)); }
 
+    /// Sets the time to live (see `ttl`); returns *this for chaining.
     record& with_ttl(std::chrono::nanoseconds t) noexcept {
         ttl = t;
         return *this;
     }
+    /// Chooses the value's compression (see `compress`); returns *this for chaining.
     record& with_compression(compression c) noexcept {
         compress = c;
         return *this;

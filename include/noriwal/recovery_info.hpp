@@ -23,27 +23,39 @@ enum class damage_kind : std::uint8_t {
     garbage_after_end,    ///< non-zero bytes after the clean end of the last segment
 };
 
+/// The name of a damage kind, as in the enumeration ("torn_record", ...).
 std::string_view to_string(damage_kind) noexcept;
 
 /// One place where recovery found damage.
 struct damage {
+    /// The segment file it is in.
     std::uint64_t segment_id = 0;
     std::uint64_t offset = 0;  ///< byte offset in the segment file where the damage starts
     std::uint64_t length = 0;  ///< bytes judged damaged (or removed), 0 if unknown
+    /// What was found there.
     damage_kind kind{};
     /// True when valid records that were already durable follow the damage (the damage is
     /// in the middle of the log); false for a torn tail of unsynced writes.
     bool mid_log = false;
 };
 
+/// What recovery found and did when a log was opened (wal::opened::recovery, the third
+/// argument of async_open's handler). doc/durability.md, "What recovery_info says".
 struct recovery_info {
+    /// Records kept (in skip_corrupted mode, counted across the gaps).
     std::uint64_t valid_records = 0;
+    /// Segment files read.
     std::uint64_t segments_scanned = 0;
+    /// Bytes removed from the log: the cut tail of the last kept segment and the non-zero
+    /// extent of each removed segment.
     std::uint64_t bytes_truncated = 0;
-    lsn_t first_lsn = 0;  ///< 0 when the log is empty
-    lsn_t last_lsn = 0;   ///< 0 when the log is empty
+    lsn_t first_lsn = 0;  ///< of the records kept; 0 when the log is empty
+    lsn_t last_lsn = 0;   ///< of the records kept; 0 when the log is empty
+    /// Segment, offset and LSN of the last record kept.
     position last_valid{};
+    /// Some damage was found (informational stale_record entries aside).
     bool corruption_detected = false;
+    /// Every damage found, in log order.
     std::vector<damage> damages;
 };
 

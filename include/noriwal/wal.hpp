@@ -72,10 +72,15 @@ public:
     /// What open returns: the log and what recovery found.
     struct opened;
 
+    /// An empty wal: is_open() is false and every operation completes with errc::closed.
     wal() noexcept = default;
+    /// Another handle to the same log.
     wal(const wal&) = default;
+    /// Takes the handle; `other` becomes empty.
     wal(wal&&) noexcept = default;
+    /// This handle now shares `other`'s log (dropping its own, as ~wal does).
     wal& operator=(const wal&) = default;
+    /// Takes the handle (dropping its own, as ~wal does); `other` becomes empty.
     wal& operator=(wal&&) noexcept = default;
     /// Dropping the last handle closes the log as async_close would: operations initiated
     /// before complete normally (queued appends are written and synced), later ones cannot
@@ -95,7 +100,12 @@ public:
     /// errc::unsupported_version, or a system error; the wal is then empty.
     /// Executor: the handler's associated executor, by default `ex`, which also becomes the
     /// default executor of the wal's handlers.
+    /// Lifetime: `cfg` is taken by value; nothing given needs to outlive the call.
+    /// Thread safety: may be called from any thread.
     /// Cancellation: not supported (the open always runs to its end).
+    /// Durability: what recovery cut off is removed from the disk, durably, before the
+    /// handler runs (read-write open); the log then holds a contiguous prefix of LSNs.
+    /// doc/durability.md says which records a crash or power loss can have taken.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
                   CompletionToken>
     static auto async_open(executor_type ex, wal_config cfg, CompletionToken&& token);
@@ -160,6 +170,7 @@ public:
     /// Completion signature: `void(boost::system::error_code)`. Errors: errc::poisoned, errc::closed.
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported (it completes as soon as the appends before it are written).
+    /// Durability: none beyond the policy's; use async_sync for power-loss durability.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
     auto async_flush(CompletionToken&& token);
 
@@ -188,9 +199,14 @@ public:
 
     /// Deletes every sealed segment all of whose records have an LSN below p.lsn (never the
     /// active segment), oldest first; the deletion is made durable (directory fsync) before
-    /// it completes. Runs on the writer strand, in order with appends.
+    /// it completes. Runs on the writer strand, in order with appends. Only p.lsn is used
+    /// (`position{.lsn = n}` will do). Readers that have a deleted segment mapped keep
+    /// reading it; a reader that had not reached it gets errc::not_found.
     ///
-    /// Completion signature: `void(boost::system::error_code, std::uint64_t deleted)`.
+    /// Completion signature: `void(boost::system::error_code, std::uint64_t deleted)`: how
+    /// many segments were deleted (or recycled). Errors: errc::closed, errc::read_only,
+    /// errc::poisoned, errc::io_failed (a removal or the directory fsync failed; the log is
+    /// now poisoned).
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t)) CompletionToken>
@@ -201,8 +217,15 @@ public:
     /// to return first. Appends initiated before it that wait for durability and lie above
     /// `lsn` complete with errc::truncated.
     ///
-    /// Completion signature: `void(boost::system::error_code)`. Executor: the handler's associated
-    /// executor, by default the wal's. Cancellation: not supported.
+    /// `lsn` at or above the last written LSN changes nothing. Readers that already returned
+    /// a removed record get errc::truncated from their next read.
+    ///
+    /// Completion signature: `void(boost::system::error_code)`. Errors: errc::closed,
+    /// errc::read_only, errc::poisoned, errc::io_failed / errc::no_space (the log is now
+    /// poisoned; reopening recovers either the old log or the truncated one).
+    /// Executor: the handler's associated executor, by default the wal's. Cancellation: not
+    /// supported. Durability: when it completes, the removal and every record up to `lsn`
+    /// are durable.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
     auto async_truncate_after(lsn_t lsn, CompletionToken&& token);
 
@@ -210,13 +233,19 @@ public:
     // Each waits for the asynchronous operation of the same name and throws std::system_error
     // on error. Same rules; never call them from a handler running on the wal's threads.
 
+    /// async_append: returns the record's position once the policy (or `d`) is satisfied.
     position append(const record& r, durability d = durability::policy);
+    /// async_append_batch: returns the records' positions (atomic: all or none after a crash).
     std::vector<position> append_batch(std::span<const record> records, durability d = durability::policy);
+    /// async_flush: returns when every append initiated before it is written to the OS.
     void flush();
+    /// async_sync: returns when every append initiated before it is fdatasync'd.
     void sync();
     /// Does not throw for an empty wal; otherwise throws as async_close reports.
     void close();
+    /// async_delete_segments_before: returns how many segments were deleted, durably.
     std::uint64_t delete_segments_before(position p);
+    /// async_truncate_after: returns when every record above `lsn` is gone, durably.
     void truncate_after(lsn_t lsn);
 
     // ------------------------------------------------------------------ reading (any thread)
@@ -257,18 +286,19 @@ public:
     /// The last LSN known to be durable (0: none). An atomic read; it only grows, except that
     /// truncate_after lowers it to its argument.
     lsn_t durable_lsn() const noexcept;
-    /// The configuration the wal was opened with (with its file_system and meter filled in).
-    /// Undefined for an empty wal.
+    /// The configuration the wal was opened with (with its file_system filled in); the
+    /// defaults for an empty wal.
     const wal_config& config() const noexcept;
     /// Counters and histograms since open.
     wal_stats stats() const;
-    /// The default executor of completion handlers. Undefined for an empty wal.
+    /// The default executor of completion handlers; an empty executor for an empty wal.
     executor_type get_executor() const noexcept;
     /// True for a handle to a log that async_close was not called on.
     bool is_open() const noexcept;
     /// The error that poisoned the log (the underlying system error, e.g. EIO), or none.
     std::error_code failure() const;
 
+    /// True for handles to the same open log (or two empty handles).
     friend bool operator==(const wal& a, const wal& b) noexcept { return a.core_ == b.core_; }
 
 private:
@@ -280,7 +310,9 @@ private:
 };
 
 struct wal::opened {
+    /// The open log (empty when open reported an error through `ec`).
     wal log;
+    /// What recovery found and cut.
     recovery_info recovery;
 };
 

@@ -108,8 +108,13 @@ bool all_zero(std::span<const std::byte> s) noexcept {
 // ------------------------------------------------------------------------ encoding
 
 std::error_code encode_record(const record& r, const encode_options& opts, encoded_record& out) {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    return encode_record(r, opts, static_cast<std::uint64_t>(std::chrono::nanoseconds(now).count()), out);
+    // The clock is only read for a TTL: appends without one do not pay for it.
+    std::uint64_t now_ns = 0;
+    if (r.ttl) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        now_ns = static_cast<std::uint64_t>(std::chrono::nanoseconds(now).count());
+    }
+    return encode_record(r, opts, now_ns, out);
 }
 
 std::error_code encode_record(const record& r, const encode_options& opts, std::uint64_t now_ns,

@@ -567,6 +567,10 @@ std::error_code segment_log::drop_oldest() {
     }
     ++dir_changes_;
     if (ec) return poison(ec);
+    // Durable before the next removal: unsynced directory operations may reach the disk in any
+    // order, and a later removal kept with an earlier one undone would leave a hole after the
+    // oldest segment, which recovery cannot tell from lost records.
+    if (auto sync_ec = sync_directory_now()) return sync_ec;
     if (cfg_.metrics) cfg_.metrics->on_segment_deleted(s.id);
     return {};
 }
@@ -585,7 +589,7 @@ std::error_code segment_log::delete_segments_before(const position& p, std::uint
     }
     if (deleted == 0) return {};
     forget_skipped_before(segments_.front().base_lsn);
-    return sync_directory_now();
+    return {};  // each removal was made durable by drop_oldest
 }
 
 std::error_code segment_log::sync_directory_now() {
@@ -609,7 +613,7 @@ std::error_code segment_log::apply_retention(std::uint64_t now_ns, std::uint64_t
     }
     if (deleted == 0) return {};
     forget_skipped_before(segments_.front().base_lsn);
-    return sync_directory_now();
+    return {};  // each removal was made durable by drop_oldest
 }
 
 std::optional<std::uint64_t> segment_log::rotation_due_ns() const noexcept {
@@ -651,6 +655,17 @@ std::error_code segment_log::truncate_after(lsn_t lsn) {
     for (std::size_t i = 0; i < segments_.size(); ++i)
         if (segments_[i].base_lsn <= lsn) k = i;
     const bool empties = lsn < segments_.front().base_lsn;
+
+    // Everything up to `lsn` is reported durable when this returns. The kept prefix of segment k
+    // is copied and synced below; records of earlier segments that no sync covered yet
+    // (fsync_policy os or batch) must reach the disk too.
+    for (std::size_t i = 0; i < k; ++i) {
+        segment& s = segments_[i];
+        if (!s.f || s.synced_lsn >= s.last_lsn) continue;
+        if (auto ec = s.f->sync()) return poison(ec);
+        s.synced_lsn = s.last_lsn;
+        s.f.reset();  // sealed and synced: nothing more to write or sync in it
+    }
 
     while (segments_.size() > k + 1) {
         segment& s = segments_.back();

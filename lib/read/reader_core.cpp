@@ -211,9 +211,12 @@ void reader_core::refresh_snapshot() {
         epoch_ = s.epoch;
         if (!at_start_ && last_ > s.truncated_to && !sticky_) {
             sticky_ = errc::truncated;
-        } else {
-            // The file of our segment may have been replaced by a copy of its prefix: the
-            // offset stays valid (the prefix is the same bytes), the mapping does not.
+        } else if (map_ && !registry_->current(seg_id_, seg_generation_).slot &&
+                   (registry_->current_generation(seg_id_) != 0 || map_->slot->base_lsn > s.truncated_to)) {
+            // truncate_after replaced our segment's file by a copy of its prefix (the offset
+            // stays valid: the prefix is the same bytes; the mapping does not), or removed
+            // the segment we were about to start. A segment merely deleted by garbage
+            // collection stays readable through our mapping.
             drop_segment();
         }
     }
@@ -225,6 +228,7 @@ void reader_core::refresh_snapshot() {
         last_ = first_ - 1;
     }
     limit_ = visible(s);
+    written_ = s.written;
 }
 
 // Locates the segment that holds expected_ (<= limit_), maps it and finds the offset.
@@ -382,7 +386,8 @@ std::error_code reader_core::seek_wal(lsn_t lsn) {
     refresh_snapshot();
     sticky_.clear();
     at_start_ = false;
-    if (lsn > limit_ + 1) {
+    // Up to the written end, even for a durable reader: the records exist, it waits for them.
+    if (lsn > written_ + 1) {
         restore(std::move(saved));
         return errc::invalid_argument;
     }
@@ -432,8 +437,8 @@ std::error_code reader_core::seek(const position& p) {
         return {};
     }
     refresh_snapshot();
-    if (p.lsn == limit_ + 1) return seek_wal(p.lsn);  // the end
-    if (p.lsn < first_ || p.lsn > limit_) return errc::not_found;
+    if (p.lsn == written_ + 1) return seek_wal(p.lsn);  // the end
+    if (p.lsn < first_ || p.lsn > written_) return errc::not_found;
     const segment_location loc = registry_->locate(p.lsn);
     if (!loc.slot || loc.slot->id != p.segment_id) return errc::not_found;
     std::shared_ptr<const segment_map> m;

@@ -134,8 +134,9 @@ private:
     bool at_start_ = false;          // seek_start and nothing returned since: follow the log's start
 
     // The wal's state as last seen.
-    lsn_t limit_ = 0;  // the visible watermark
-    lsn_t first_ = 1;  // the first LSN the log holds
+    lsn_t limit_ = 0;    // the visible watermark
+    lsn_t written_ = 0;  // the written watermark (seeks may go up to it)
+    lsn_t first_ = 1;    // the first LSN the log holds
     std::uint64_t epoch_ = 0;
     std::uint64_t version_ = 0;
     bool closed_ = false;

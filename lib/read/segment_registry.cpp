@@ -359,6 +359,13 @@ segment_location segment_registry::current(std::uint64_t id, std::uint64_t gener
     return {};
 }
 
+std::uint64_t segment_registry::current_generation(std::uint64_t id) const {
+    std::lock_guard lk(mutex_);
+    for (const segment_desc& d : segments_)
+        if (d.slot->id == id) return d.slot->generation;
+    return 0;
+}
+
 lsn_t segment_registry::next_present_lsn(lsn_t lsn) const {
     std::lock_guard lk(mutex_);
     lsn_t next = lsn + 1;

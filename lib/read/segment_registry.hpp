@@ -168,6 +168,8 @@ public:
     /// The current facts of segment `id` in generation `generation` (empty slot if it is gone
     /// or was replaced).
     segment_location current(std::uint64_t id, std::uint64_t generation) const;
+    /// The generation of segment `id` in the log now (0: no such segment).
+    std::uint64_t current_generation(std::uint64_t id) const;
     /// The first LSN after `lsn` that is not in a skipped range (lsn + 1 if none applies).
     lsn_t next_present_lsn(lsn_t lsn) const;
     /// True if `lsn` lies in a range skipped by skip_corrupted recovery.

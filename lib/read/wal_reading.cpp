@@ -19,8 +19,9 @@ const std::shared_ptr<detail::segment_registry>& registry_of(const std::shared_p
 const detail::segment_registry& index_of(const std::shared_ptr<detail::wal_core>& core) {
     const auto& r = registry_of(core);
     if (!r->indexes_keys())
-        throw std::system_error(errc::invalid_argument,
-                                "noriwal::wal: the key index is off; open the wal with wal_config::index_keys = true");
+        throw std::system_error(
+            errc::invalid_argument,
+            "noriwal::wal: the key index is off; open the wal with wal_config::index_keys = true");
     return *r;
 }
 

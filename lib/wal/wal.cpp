@@ -353,11 +353,14 @@ lsn_t wal::written_lsn() const noexcept { return core_ ? core_->written_lsn() : 
 
 lsn_t wal::durable_lsn() const noexcept { return core_ ? core_->durable_lsn() : 0; }
 
-const wal_config& wal::config() const noexcept { return core_->config(); }
+const wal_config& wal::config() const noexcept {
+    static const wal_config none;  // an empty wal has no configuration: the defaults
+    return core_ ? core_->config() : none;
+}
 
 wal_stats wal::stats() const { return core_ ? core_->stats() : wal_stats{}; }
 
-wal::executor_type wal::get_executor() const noexcept { return core_->get_executor(); }
+wal::executor_type wal::get_executor() const noexcept { return core_ ? core_->get_executor() : executor_type{}; }
 
 bool wal::is_open() const noexcept { return core_ && core_->is_open(); }
 

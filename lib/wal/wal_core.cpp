@@ -8,6 +8,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <pthread.h>
 #include <algorithm>
@@ -122,7 +123,17 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     encoding_.zstd_level = cfg_.zstd_level;
     encoding_.max_record_size = cfg_.max_record_size;
     public_ex_ = ex ? std::move(ex) : wal::executor_type(writer_ctx_.get_executor());
-    default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
+    // Every request copies this executor (tracked). Wrapping the any_io_executor would share
+    // its target and count references on each copy; an io_context's executor (or a strand of
+    // one), the usual case, is held directly instead, where a copy is a plain copy.
+    using io_executor = boost::asio::io_context::executor_type;
+    if (const auto* io = public_ex_.target<io_executor>()) {
+        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
+    } else if (const auto* strand = public_ex_.target<boost::asio::strand<io_executor>>()) {
+        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *strand);
+    } else {
+        default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
+    }
     meter_ = std::make_shared<stats_meter>(counters_, cfg_.metrics);
     writer_guard_.emplace(writer_ctx_.get_executor());
     sync_guard_.emplace(sync_ctx_.get_executor());
@@ -627,9 +638,11 @@ void wal_core::end_step() {
 }
 
 void wal_core::publish_watermarks() {
-    if (log_) registry_->refresh(*log_);  // readers' watermarks; wakes tailing readers
     written_lsn_.store(commit_.written(), std::memory_order_release);
     durable_lsn_.store(commit_.durable(), std::memory_order_release);
+    // Readers' watermarks, after the wal's: a reader woken here never holds a record above
+    // what written_lsn() and durable_lsn() say.
+    if (log_) registry_->refresh(*log_);
     std::lock_guard lk(published_mutex_);
     published_written_ = written_pos_;
 }

@@ -87,6 +87,14 @@ public:
         return n;
     }
 
+    std::uint64_t apply_retention(std::uint64_t now_ns) {
+        std::uint64_t n = 0;
+        auto lk = registry_->lock_files();
+        BOOST_TEST_REQUIRE(!log_->apply_retention(now_ns, n));
+        if (n != 0) registry_->on_segments_changed(*log_);
+        return n;
+    }
+
     void truncate_after(lsn_t lsn) {
         auto lk = registry_->lock_files();
         BOOST_TEST_REQUIRE(!log_->truncate_after(lsn));

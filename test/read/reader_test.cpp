@@ -306,6 +306,29 @@ BOOST_AUTO_TEST_CASE(entries_survive_deletion_of_their_segments) {
     BOOST_TEST(from_start.try_next()->lsn() == first);
 }
 
+BOOST_AUTO_TEST_CASE(retention_deletes_old_segments_under_readers) {
+    auto cfg = sim_config(4096);
+    cfg.retention = std::chrono::hours(1);
+    cfg.index_keys = true;
+    engine_log log(cfg);
+    std::uint64_t now = 1'000'000'000'000'000'000ull;
+    log.log().set_clock([&] { return now; });
+    fill(log, 1, 200);  // segments created "now"
+    auto r = log.make_reader();
+    std::vector<entry> kept;
+    for (int i = 0; i < 5; ++i) kept.push_back(*r.try_next());
+    BOOST_TEST_REQUIRE(!log.log().rotate());
+    fill(log, 201, 5);
+    now += 2ull * 3600 * 1'000'000'000ull;  // two hours later
+    BOOST_TEST(log.apply_retention(now) > 3u);
+    BOOST_TEST(log.log().first_lsn() == 201u);
+    for (const entry& e : kept) BOOST_TEST(str(e.value()) == value_for(e.lsn(), e.lsn() % 301));
+    // The index forgot the deleted records; a new reader starts after them.
+    BOOST_TEST(log.registry().indexed_records() == 5u);
+    BOOST_TEST(!log.registry().latest(as_bytes(key_for(7))).has_value());
+    BOOST_TEST(log.make_reader().try_next()->lsn() == 201u);
+}
+
 BOOST_AUTO_TEST_CASE(recycling_never_reuses_a_mapped_segment) {
     auto cfg = sim_config(4096);
     cfg.recycle_segments = true;

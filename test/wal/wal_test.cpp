@@ -368,6 +368,10 @@ BOOST_AUTO_TEST_CASE(handler_never_runs_inside_the_initiating_function) {
     // An empty wal completes with errc::closed too.
     wal empty;
     BOOST_TEST(!empty.is_open());
+    BOOST_TEST(!empty.get_executor());
+    BOOST_TEST(empty.config().dir.empty());
+    BOOST_TEST(empty.written_lsn() == 0u);
+    BOOST_TEST(empty.stats().appends == 0u);
     std::promise<error_code> p;
     empty.async_flush([&](error_code ec) { p.set_value(ec); });
     auto fut = p.get_future();

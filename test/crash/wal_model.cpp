@@ -1,0 +1,223 @@
+#include "crash/wal_model.hpp"
+
+#include <sstream>
+
+namespace noriwal::test {
+
+record_content wal_model::next(const std::string& stream, std::size_t max_value) {
+    std::lock_guard g(mutex_);
+    auto& st = s_.streams[stream];
+    st.max_value = max_value;
+    return make_content(stream, st.initiated++, max_value);
+}
+
+std::vector<record_content> wal_model::next_batch(const std::string& stream, std::size_t k,
+                                                  std::size_t max_value) {
+    std::lock_guard g(mutex_);
+    auto& st = s_.streams[stream];
+    st.batch_max_value = max_value;
+    std::vector<record_content> out;
+    st.batches[st.initiated] = st.initiated + k - 1;
+    for (std::size_t i = 0; i < k; ++i) out.push_back(make_content(stream, st.initiated++, max_value));
+    return out;
+}
+
+void wal_model::allow_stream(const std::string& stream, std::uint64_t count, std::size_t max_value) {
+    std::lock_guard g(mutex_);
+    auto& st = s_.streams[stream];
+    st.initiated = std::max(st.initiated, count);
+    st.max_value = max_value;
+}
+
+void wal_model::acked(const record_content& c, lsn_t lsn, bool durable) {
+    std::lock_guard g(mutex_);
+    s_.acks[c.key] = ack{lsn, durable, s_.seq++};
+    std::string stream;
+    std::uint64_t n = 0;
+    if (parse_content_key(c.key, stream, n)) {
+        const auto& batches = s_.streams[stream].batches;
+        auto b = batches.upper_bound(n);
+        if (b == batches.begin() || std::prev(b)->second < n) s_.last_single = lsn;
+    }
+}
+
+lsn_t wal_model::last_single_acked() const {
+    std::lock_guard g(mutex_);
+    return s_.last_single;
+}
+
+std::uint64_t wal_model::sync_started() {
+    std::lock_guard g(mutex_);
+    return s_.seq++;
+}
+
+void wal_model::sync_done(std::uint64_t ticket) {
+    std::lock_guard g(mutex_);
+    for (auto& [key, a] : s_.acks)
+        if (a.seq < ticket) a.durable = true;
+}
+
+void wal_model::truncated(const record_content& c) {
+    std::lock_guard g(mutex_);
+    s_.truncated_keys.insert(c.key);
+}
+
+void wal_model::gc(lsn_t lsn) {
+    std::lock_guard g(mutex_);
+    s_.gc_floor = std::max(s_.gc_floor, lsn);
+}
+
+std::size_t wal_model::truncate_started(lsn_t lsn) {
+    std::lock_guard g(mutex_);
+    s_.truncations.push_back({lsn, s_.seq++, false});
+    s_.last_single = std::min(s_.last_single, lsn);
+    return s_.truncations.size() - 1;
+}
+
+void wal_model::truncate_done(std::size_t ticket) {
+    std::lock_guard g(mutex_);
+    s_.truncations[ticket].done = true;
+    s_.truncations[ticket].done_seq = s_.seq++;
+}
+
+std::uint64_t wal_model::acked_count() const {
+    std::lock_guard g(mutex_);
+    return s_.acks.size();
+}
+
+crash_explorer::log_check wal_model::check_at(lsn_t durable_watermark) const {
+    std::lock_guard g(mutex_);
+    auto copy = std::make_shared<const state>(s_);
+    return [copy, durable_watermark](const std::vector<read_record>& r) {
+        return check(*copy, r, durable_watermark);
+    };
+}
+
+std::string wal_model::check(const std::vector<read_record>& records, lsn_t durable_watermark) const {
+    std::lock_guard g(mutex_);
+    return check(s_, records, durable_watermark);
+}
+
+std::string wal_model::check(const state& s, const std::vector<read_record>& records,
+                             lsn_t durable_watermark) {
+    std::ostringstream why;
+    // Truncations in flight may still remove anything above their LSN; completed ones removed
+    // what was acknowledged above it before they started.
+    lsn_t required_to = durable_watermark;
+    for (const auto& t : s.truncations)
+        if (!t.done) required_to = std::min(required_to, t.lsn);
+    // A truncation removes what was written above its LSN before the writer processed it. An
+    // append acknowledged before the truncation completed may have been (its handler can run
+    // after the truncation was initiated, the write having come first); one acknowledged after
+    // it completed was written after it (completions run in the order they are posted).
+    auto removed_later = [&](const ack& a) {
+        for (const auto& t : s.truncations)
+            if (t.lsn < a.lsn && (!t.done || a.seq < t.done_seq)) return true;
+        return false;
+    };
+
+    std::map<std::string, std::uint64_t> last_n;  // per stream, the last n seen
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const read_record& r = records[i];
+        const std::string key(as_string(r.key));
+        if (i > 0 && r.lsn != records[i - 1].lsn + 1) {
+            why << "LSN " << r.lsn << " follows LSN " << records[i - 1].lsn << " (a hole)";
+            return why.str();
+        }
+        std::string stream;
+        std::uint64_t n = 0;
+        const auto st = parse_content_key(key, stream, n) ? s.streams.find(stream) : s.streams.end();
+        if (st == s.streams.end() || n >= st->second.initiated) {
+            why << "LSN " << r.lsn << " holds key '" << key
+                << "', which no append wrote (a phantom or joined record)";
+            return why.str();
+        }
+        // Batches: the whole range of a batch, in order, with its record types.
+        const auto& batches = st->second.batches;
+        auto b = batches.upper_bound(n);
+        const bool in_batch = b != batches.begin() && std::prev(b)->second >= n;
+        const std::uint64_t bf = in_batch ? std::prev(b)->first : n;
+        const std::uint64_t bl = in_batch ? std::prev(b)->second : n;
+        const std::size_t max_value = in_batch ? st->second.batch_max_value : st->second.max_value;
+        if (!same_content(r, make_content(stream, n, max_value))) {
+            why << "LSN " << r.lsn << " (key '" << key
+                << "') does not hold the bytes appended (a torn or stale record)";
+            return why.str();
+        }
+        if (!seen.insert(key).second) {
+            why << "key '" << key << "' appears twice (again at LSN " << r.lsn << ")";
+            return why.str();
+        }
+        if (auto it = last_n.find(stream); it != last_n.end() && it->second >= n) {
+            why << "LSN " << r.lsn << " holds " << key << " after " << stream << "/" << it->second
+                << " (out of the order the stream appended)";
+            return why.str();
+        }
+        last_n[stream] = n;
+        bool any_done = false;
+        for (const auto& t : s.truncations) any_done = any_done || t.done;
+        if (any_done && s.truncated_keys.count(key) != 0) {
+            why << "LSN " << r.lsn << " holds " << key
+                << ", which completed with errc::truncated (resurrected)";
+            return why.str();
+        }
+        if (auto a = s.acks.find(key); a != s.acks.end()) {
+            if (a->second.lsn != r.lsn) {
+                why << key << " is at LSN " << r.lsn << " but its append reported LSN " << a->second.lsn;
+                return why.str();
+            }
+            for (const auto& t : s.truncations) {
+                if (t.done && t.seq > a->second.seq && t.lsn < r.lsn) {
+                    why << key << " at LSN " << r.lsn << " came back after truncate_after(" << t.lsn
+                        << ") removed it";
+                    return why.str();
+                }
+            }
+        }
+        const auto want = bf == bl  ? detail::record_type::full
+                          : n == bf ? detail::record_type::first
+                          : n == bl ? detail::record_type::last
+                                    : detail::record_type::middle;
+        if (r.type != want) {
+            why << "LSN " << r.lsn << " (" << key << ") has record type " << static_cast<int>(r.type)
+                << ", expected " << static_cast<int>(want);
+            return why.str();
+        }
+        if (n == bf && bl > bf) {
+            for (std::uint64_t k = 1; k <= bl - bf; ++k) {
+                if (i + k >= records.size() ||
+                    as_string(records[i + k].key) != stream + "/" + std::to_string(bf + k)) {
+                    why << "the atomic batch " << stream << "/" << bf << ".." << bl << " starting at LSN "
+                        << r.lsn << " is not whole";
+                    return why.str();
+                }
+            }
+        }
+        if (i == 0 && n != bf) {
+            why << "the log starts inside the batch " << stream << "/" << bf << ".." << bl;
+            return why.str();
+        }
+    }
+    // Required: the durable range, and every acknowledged record a truncation could not remove.
+    const lsn_t first = records.empty() ? 0 : records.front().lsn;
+    const lsn_t last = records.empty() ? 0 : records.back().lsn;
+    if (required_to >= s.gc_floor && required_to != 0 &&
+        (records.empty() || first > s.gc_floor || last < required_to)) {
+        why << "the durable watermark was " << durable_watermark << " (GC floor " << s.gc_floor
+            << ") but recovery holds " << describe(records);
+        return why.str();
+    }
+    for (const auto& [key, a] : s.acks) {
+        if (a.lsn < s.gc_floor || removed_later(a)) continue;
+        if (!a.durable && a.lsn > durable_watermark) continue;
+        if (a.lsn < first || a.lsn > last || as_string(records[a.lsn - first].key) != key) {
+            why << key << ", acknowledged" << (a.durable ? " as durable" : "") << " at LSN " << a.lsn
+                << ", is not there: recovery holds " << describe(records);
+            return why.str();
+        }
+    }
+    return {};
+}
+
+}  // namespace noriwal::test

@@ -1,0 +1,105 @@
+// A model of what concurrent appenders gave a wal, for checking a log whose LSNs the test does
+// not choose. Every record names itself: its key is "<stream>/<n>" and its content is
+// make_content(stream, n), so a recovered record is checked byte for byte without knowing in
+// advance which LSN it would get. Each stream is appended to by one thread, in order.
+//
+// What a recovered log must satisfy (check()):
+//   - contiguous LSNs; every record exactly the content its key names, initiated by the
+//     workload, appearing once; within a stream, in the order the stream appended;
+//   - atomic batches whole or absent, with their record types;
+//   - every acknowledged record at the LSN its completion reported, when it is required: it was
+//     acknowledged as durable, or its LSN is at or below the durable watermark at the crash
+//     point, and no later truncation may have removed it;
+//   - every LSN from the last GC point up to the durable watermark present;
+//   - no record removed by a completed truncate_after comes back.
+//
+// Thread safety: every member may be called from any thread.
+#pragma once
+
+#include "crash/crash_explorer.hpp"
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace noriwal::test {
+
+class wal_model {
+public:
+    /// The content of the next record of `stream` (registered as initiated). `max_value` must
+    /// be the same for every single record of a stream (and for every batch record).
+    record_content next(const std::string& stream, std::size_t max_value = 1500);
+    /// k records of `stream` appended as one atomic batch.
+    std::vector<record_content> next_batch(const std::string& stream, std::size_t k,
+                                           std::size_t max_value = 700);
+
+    /// Declares that records 0..count-1 of `stream` may have been initiated (by another process
+    /// that reports only what it acknowledged).
+    void allow_stream(const std::string& stream, std::uint64_t count, std::size_t max_value);
+
+    /// A successful completion: `c` is at `lsn`; `durable` when the completion promises it
+    /// (fsync_policy::always, durability::sync).
+    void acked(const record_content& c, lsn_t lsn, bool durable);
+    /// An async_sync about to be initiated; sync_done(ticket) when it completed without error:
+    /// everything acknowledged before it started is then durable.
+    std::uint64_t sync_started();
+    void sync_done(std::uint64_t ticket);
+    /// A completion with errc::truncated: the record was written, then removed.
+    void truncated(const record_content& c);
+
+    /// Records below `lsn` may go (a delete_segments_before(lsn) is about to be initiated).
+    void gc(lsn_t lsn);
+    /// truncate_after(lsn) about to be initiated; returns its ticket for truncate_done().
+    std::size_t truncate_started(lsn_t lsn);
+    void truncate_done(std::size_t ticket);
+
+    /// What a recovered log must satisfy now, given the wal's durable watermark read (before
+    /// the disk was snapshotted) at the crash point. The returned check holds a copy of the model.
+    crash_explorer::log_check check_at(lsn_t durable_watermark) const;
+    /// The same check applied directly.
+    std::string check(const std::vector<read_record>& records, lsn_t durable_watermark) const;
+
+    std::uint64_t acked_count() const;
+    /// The LSN of the most recently acknowledged single record (0: none): a point outside any
+    /// atomic batch, for truncate_after.
+    lsn_t last_single_acked() const;
+
+private:
+    struct stream_state {
+        std::uint64_t initiated = 0;
+        std::size_t max_value = 0;                       // of its single records
+        std::size_t batch_max_value = 0;                 // of its batches' records
+        std::map<std::uint64_t, std::uint64_t> batches;  // first n -> last n
+    };
+    struct ack {
+        lsn_t lsn = 0;
+        bool durable = false;
+        std::uint64_t seq = 0;  // order of events in the model
+    };
+    struct truncation {
+        lsn_t lsn = 0;
+        std::uint64_t seq = 0;       // when it was initiated
+        std::uint64_t done_seq = 0;  // when it completed (valid when done)
+        bool done = false;
+    };
+    struct state {
+        std::map<std::string, stream_state> streams;
+        std::map<std::string, ack> acks;
+        std::set<std::string> truncated_keys;
+        std::vector<truncation> truncations;
+        lsn_t gc_floor = 1;
+        std::uint64_t seq = 0;
+        lsn_t last_single = 0;
+    };
+    static std::string check(const state& s, const std::vector<read_record>& records,
+                             lsn_t durable_watermark);
+
+    mutable std::mutex mutex_;
+    state s_;
+};
+
+}  // namespace noriwal::test
