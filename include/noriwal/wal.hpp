@@ -217,7 +217,9 @@ public:
     /// to return first. Appends initiated before it that wait for durability and lie above
     /// `lsn` complete with errc::truncated.
     ///
-    /// `lsn` at or above the last written LSN changes nothing. Readers that already returned
+    /// `lsn` at or above the last written LSN changes nothing. An `lsn` inside an atomic
+    /// batch (any record of it but the last) is refused with errc::invalid_argument and
+    /// changes nothing: a batch is kept whole or removed whole. Readers that already returned
     /// a removed record get errc::truncated from their next read.
     ///
     /// Completion signature: `void(boost::system::error_code)`. Errors: errc::closed,

@@ -114,6 +114,25 @@ segment_log::segment_log() : clock_(system_now_ns), may_recycle_([](std::uint64_
 
 segment_log::~segment_log() = default;
 
+namespace {
+
+// A file that looks like a segment (".wal") but whose name is not one: the directory holds
+// something that is not a noriwal log, which is refused rather than written into.
+std::optional<std::string> foreign_segment_name(const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+        std::uint64_t id = 0;
+        if (name.ends_with(".wal") && !parse_segment_file_name(name, id)) return name;
+    }
+    return std::nullopt;
+}
+
+std::string foreign_segment_why(const std::filesystem::path& dir, const std::string& name) {
+    return "file " + (dir / name).string() +
+           " looks like a segment but its name is not <20 digits>.wal; move it out of the log directory";
+}
+
+}  // namespace
+
 std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment_log>& out,
                                   recovery_info& info, std::string& why) {
     out.reset();
@@ -141,6 +160,17 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
             why = "cannot create log directory " + dir.string() + ": " + describe(ec);
             return ec;
         }
+        // A directory that is not a log is refused before the lock file is created in it. The
+        // listing is taken again under the lock: only that one is authoritative.
+        std::vector<std::string> before;
+        if (auto ec = fs.list(dir, before)) {
+            why = "cannot list log directory " + dir.string() + ": " + describe(ec);
+            return ec;
+        }
+        if (auto name = foreign_segment_name(before)) {
+            why = foreign_segment_why(dir, *name);
+            return errc::not_a_log;
+        }
         if (auto ec = fs.lock(dir, log->lock_)) {
             why = ec == errc::locked ? "log directory " + dir.string() +
                                            " is locked by another process or wal object; close that one first"
@@ -156,17 +186,16 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     std::vector<std::uint64_t> ids;
     std::vector<std::string> temps;
+    if (auto name = foreign_segment_name(names)) {
+        why = foreign_segment_why(dir, *name);
+        return errc::not_a_log;
+    }
     for (const std::string& name : names) {
         std::uint64_t id = 0;
         if (parse_segment_file_name(name, id)) {
             ids.push_back(id);
         } else if (is_engine_temp(name)) {
             temps.push_back(name);
-        } else if (name.ends_with(".wal")) {
-            why =
-                "file " + (dir / name).string() +
-                " looks like a segment but its name is not <20 digits>.wal; move it out of the log directory";
-            return errc::not_a_log;
         }
         // Anything else (the lock file, the user's own files) is not ours and is left alone.
     }
@@ -648,13 +677,55 @@ std::error_code segment_log::rotate() {
 std::error_code segment_log::truncate_after(lsn_t lsn) {
     if (auto ec = check_writable()) return ec;
     if (lsn >= written_lsn()) return {};
-    ++epoch_;  // sync jobs built before cover files that are about to be replaced
 
     // The segment that keeps `lsn` (the last whose base_lsn <= lsn), or the first one (emptied).
     std::size_t k = 0;
     for (std::size_t i = 0; i < segments_.size(); ++i)
         if (segments_[i].base_lsn <= lsn) k = i;
     const bool empties = lsn < segments_.front().base_lsn;
+
+    const segment& holder = segments_[k];
+    // Where the kept prefix ends: after the last record with an LSN <= lsn.
+    std::uint64_t keep_end = segment_header_size;
+    std::uint64_t kept_records = 0;
+    lsn_t kept_first = 0;
+    lsn_t kept_last = 0;
+    std::uint64_t kept_last_offset = 0;
+    record_type kept_last_type = record_type::full;
+    std::uint64_t file_size = 0;
+    {
+        std::unique_ptr<file> rf;
+        std::shared_ptr<const mapped_region> region;
+        std::error_code ec = fs_->open(holder.path, open_mode::read_only, rf);
+        if (!ec) ec = rf->size(file_size);
+        if (!ec) ec = rf->map(std::min(file_size, holder.written), region);
+        if (ec) return ec;  // nothing changed yet: the log stays usable
+        const auto bytes = region->bytes();
+        std::uint64_t off = segment_header_size;
+        while (!empties && off < bytes.size()) {
+            record_view rv;
+            if (decode_record(bytes.subspan(off), holder.id, std::numeric_limits<std::uint32_t>::max(), rv) !=
+                decode_status::ok) {
+                off = find_next_record(bytes, holder.id, off + record_alignment);  // salvaged damage stays
+                continue;
+            }
+            if (rv.lsn > lsn) break;
+            ++kept_records;
+            if (kept_first == 0) kept_first = rv.lsn;
+            kept_last = rv.lsn;
+            kept_last_offset = off;
+            kept_last_type = rv.type;
+            off += rv.size;
+            keep_end = off;
+        }
+    }
+
+    // An atomic batch is returned whole or not at all: a cut inside one would keep half of it,
+    // which recovery then drops (and a later append would follow a hole). Refused before
+    // anything is changed.
+    if (!empties && (kept_last_type == record_type::first || kept_last_type == record_type::middle))
+        return make_error_code(errc::invalid_argument);
+    ++epoch_;  // sync jobs built before cover files that are about to be replaced
 
     // Everything up to `lsn` is reported durable when this returns. The kept prefix of segment k
     // is copied and synced below; records of earlier segments that no sync covered yet
@@ -678,39 +749,6 @@ std::error_code segment_log::truncate_after(lsn_t lsn) {
     }
 
     segment& p = segments_.back();
-    // Where the kept prefix ends: after the last record with an LSN <= lsn.
-    std::uint64_t keep_end = segment_header_size;
-    std::uint64_t kept_records = 0;
-    lsn_t kept_first = 0;
-    lsn_t kept_last = 0;
-    std::uint64_t kept_last_offset = 0;
-    std::uint64_t file_size = 0;
-    {
-        std::unique_ptr<file> rf;
-        std::shared_ptr<const mapped_region> region;
-        std::error_code ec = fs_->open(p.path, open_mode::read_only, rf);
-        if (!ec) ec = rf->size(file_size);
-        if (!ec) ec = rf->map(std::min(file_size, p.written), region);
-        if (ec) return poison(ec);
-        const auto bytes = region->bytes();
-        std::uint64_t off = segment_header_size;
-        while (!empties && off < bytes.size()) {
-            record_view rv;
-            if (decode_record(bytes.subspan(off), p.id, std::numeric_limits<std::uint32_t>::max(), rv) !=
-                decode_status::ok) {
-                off = find_next_record(bytes, p.id, off + record_alignment);  // salvaged damage stays
-                continue;
-            }
-            if (rv.lsn > lsn) break;
-            ++kept_records;
-            if (kept_first == 0) kept_first = rv.lsn;
-            kept_last = rv.lsn;
-            kept_last_offset = off;
-            off += rv.size;
-            keep_end = off;
-        }
-    }
-
     segment fresh;
     fresh.id = p.id;
     fresh.base_lsn = empties ? lsn + 1 : p.base_lsn;

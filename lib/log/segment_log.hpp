@@ -185,7 +185,8 @@ public:
     /// yields a contiguous prefix, never a resurrected record). Afterwards everything up to
     /// `lsn` is durable and the next append gets lsn + 1. lsn >= written_lsn(): no-op. An lsn
     /// below the first retained record empties the log (the next append gets lsn + 1;
-    /// truncate_after(0) makes it start again at 1).
+    /// truncate_after(0) makes it start again at 1). An lsn inside an atomic batch (not its
+    /// last record) is refused with errc::invalid_argument and changes nothing.
     std::error_code truncate_after(lsn_t lsn);
     /// Deletes sealed segments whose newest record is older than cfg.retention at `now_ns`
     /// (nanoseconds since the Unix epoch). No-op when retention is zero.
