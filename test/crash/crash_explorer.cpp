@@ -293,11 +293,12 @@ void crash_explorer::explore(const sim_disk& disk, const log_check& check, const
             why += "; after the cut " + dump_directory(*disk.power_cut(plan)) + "; before the cut " +
                    dump_directory(*disk.power_cut(power_cut_plan::keep_all())) + "; unsynced:";
             for (const auto& u : disk.unsynced_writes())
-                why += " " + u.path.filename().string() + "@" + std::to_string(u.offset) + "+" + std::to_string(u.length);
+                why += " " + u.path.filename().string() + "@" + std::to_string(u.offset) + "+" +
+                       std::to_string(u.length);
             why += "; volatile directory operations:";
             for (const auto& d : disk.volatile_dir_ops())
-                why += " " + std::to_string(static_cast<int>(d.what)) + ":" + d.path.filename().string() + "->" +
-                       d.target.filename().string();
+                why += " " + std::to_string(static_cast<int>(d.what)) + ":" + d.path.filename().string() +
+                       "->" + d.target.filename().string();
             BOOST_ERROR("crash at " << where << "; power cut: " << describe(plan) << "; " << required << ": "
                                     << why);
         } else if (failures_ == max_reported_failures + 1) {

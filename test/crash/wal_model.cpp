@@ -34,7 +34,10 @@ void wal_model::acked(const record_content& c, lsn_t lsn, bool durable) {
     s_.acks[c.key] = ack{lsn, durable, s_.seq++};
     std::string stream;
     std::uint64_t n = 0;
-    if (parse_content_key(c.key, stream, n)) {
+    // While a truncation runs, an acknowledgement may be of a record it is removing.
+    bool truncating = false;
+    for (const auto& t : s_.truncations) truncating = truncating || !t.done;
+    if (!truncating && parse_content_key(c.key, stream, n)) {
         const auto& batches = s_.streams[stream].batches;
         auto b = batches.upper_bound(n);
         if (b == batches.begin() || std::prev(b)->second < n) s_.last_single = lsn;
@@ -65,11 +68,13 @@ void wal_model::truncated(const record_content& c) {
 void wal_model::gc(lsn_t lsn) {
     std::lock_guard g(mutex_);
     s_.gc_floor = std::max(s_.gc_floor, lsn);
+    s_.events.push_back("gc(" + std::to_string(lsn) + ")");
 }
 
 std::size_t wal_model::truncate_started(lsn_t lsn) {
     std::lock_guard g(mutex_);
-    s_.truncations.push_back({lsn, s_.seq++, false});
+    s_.truncations.push_back({lsn, s_.seq++, 0, false});
+    s_.events.push_back("truncate_after(" + std::to_string(lsn) + ") started");
     s_.last_single = std::min(s_.last_single, lsn);
     return s_.truncations.size() - 1;
 }
@@ -77,7 +82,9 @@ std::size_t wal_model::truncate_started(lsn_t lsn) {
 void wal_model::truncate_done(std::size_t ticket) {
     std::lock_guard g(mutex_);
     s_.truncations[ticket].done = true;
+    s_.events.push_back("truncate_after(" + std::to_string(s_.truncations[ticket].lsn) + ") done");
     s_.truncations[ticket].done_seq = s_.seq++;
+    s_.last_single = std::min(s_.last_single, s_.truncations[ticket].lsn);
 }
 
 std::uint64_t wal_model::acked_count() const {
@@ -85,33 +92,55 @@ std::uint64_t wal_model::acked_count() const {
     return s_.acks.size();
 }
 
-crash_explorer::log_check wal_model::check_at(lsn_t durable_watermark) const {
-    std::lock_guard g(mutex_);
-    auto copy = std::make_shared<const state>(s_);
-    return [copy, durable_watermark](const std::vector<read_record>& r) {
-        return check(*copy, r, durable_watermark);
+crash_explorer::log_check wal_model::check_around(lsn_t durable_watermark,
+                                                  const std::function<void()>& snapshot) const {
+    std::shared_ptr<const state> required;
+    {
+        std::lock_guard g(mutex_);
+        required = std::make_shared<const state>(s_);
+    }
+    snapshot();
+    std::shared_ptr<const state> allowed;
+    {
+        std::lock_guard g(mutex_);
+        allowed = std::make_shared<const state>(s_);
+    }
+    return [required, allowed, durable_watermark](const std::vector<read_record>& r) {
+        std::string why = check(*required, *allowed, r, durable_watermark);
+        if (!why.empty() && !required->events.empty()) {
+            why += " (last GC and truncations:";
+            const auto& ev = required->events;
+            for (std::size_t i = ev.size() > 8 ? ev.size() - 8 : 0; i < ev.size(); ++i) why += " " + ev[i];
+            why += ")";
+        }
+        return why;
     };
 }
 
 std::string wal_model::check(const std::vector<read_record>& records, lsn_t durable_watermark) const {
     std::lock_guard g(mutex_);
-    return check(s_, records, durable_watermark);
+    return check(s_, s_, records, durable_watermark);
 }
 
-std::string wal_model::check(const state& s, const std::vector<read_record>& records,
+std::string wal_model::check(const state& s, const state& allowed, const std::vector<read_record>& records,
                              lsn_t durable_watermark) {
     std::ostringstream why;
+    // What the model promised before the disk snapshot (`s`: acknowledgements, completed
+    // truncations) is required; what it started after (`allowed`: GC, truncations, appends)
+    // may already show on the disk, so it relaxes the requirements.
     // Truncations in flight may still remove anything above their LSN; completed ones removed
     // what was acknowledged above it before they started.
+    // The watermark was read before `s`: a truncation not completed by then lowers it.
     lsn_t required_to = durable_watermark;
-    for (const auto& t : s.truncations)
-        if (!t.done) required_to = std::min(required_to, t.lsn);
+    for (std::size_t i = 0; i < allowed.truncations.size(); ++i)
+        if (i >= s.truncations.size() || !s.truncations[i].done)
+            required_to = std::min(required_to, allowed.truncations[i].lsn);
     // A truncation removes what was written above its LSN before the writer processed it. An
     // append acknowledged before the truncation completed may have been (its handler can run
     // after the truncation was initiated, the write having come first); one acknowledged after
     // it completed was written after it (completions run in the order they are posted).
     auto removed_later = [&](const ack& a) {
-        for (const auto& t : s.truncations)
+        for (const auto& t : allowed.truncations)
             if (t.lsn < a.lsn && (!t.done || a.seq < t.done_seq)) return true;
         return false;
     };
@@ -127,8 +156,9 @@ std::string wal_model::check(const state& s, const std::vector<read_record>& rec
         }
         std::string stream;
         std::uint64_t n = 0;
-        const auto st = parse_content_key(key, stream, n) ? s.streams.find(stream) : s.streams.end();
-        if (st == s.streams.end() || n >= st->second.initiated) {
+        const auto st =
+            parse_content_key(key, stream, n) ? allowed.streams.find(stream) : allowed.streams.end();
+        if (st == allowed.streams.end() || n >= st->second.initiated) {
             why << "LSN " << r.lsn << " holds key '" << key
                 << "', which no append wrote (a phantom or joined record)";
             return why.str();
@@ -202,14 +232,14 @@ std::string wal_model::check(const state& s, const std::vector<read_record>& rec
     // Required: the durable range, and every acknowledged record a truncation could not remove.
     const lsn_t first = records.empty() ? 0 : records.front().lsn;
     const lsn_t last = records.empty() ? 0 : records.back().lsn;
-    if (required_to >= s.gc_floor && required_to != 0 &&
-        (records.empty() || first > s.gc_floor || last < required_to)) {
-        why << "the durable watermark was " << durable_watermark << " (GC floor " << s.gc_floor
+    if (required_to >= allowed.gc_floor && required_to != 0 &&
+        (records.empty() || first > allowed.gc_floor || last < required_to)) {
+        why << "the durable watermark was " << durable_watermark << " (GC floor " << allowed.gc_floor
             << ") but recovery holds " << describe(records);
         return why.str();
     }
     for (const auto& [key, a] : s.acks) {
-        if (a.lsn < s.gc_floor || removed_later(a)) continue;
+        if (a.lsn < allowed.gc_floor || removed_later(a)) continue;
         if (!a.durable && a.lsn > durable_watermark) continue;
         if (a.lsn < first || a.lsn > last || as_string(records[a.lsn - first].key) != key) {
             why << key << ", acknowledged" << (a.durable ? " as durable" : "") << " at LSN " << a.lsn

@@ -57,9 +57,12 @@ public:
     std::size_t truncate_started(lsn_t lsn);
     void truncate_done(std::size_t ticket);
 
-    /// What a recovered log must satisfy now, given the wal's durable watermark read (before
-    /// the disk was snapshotted) at the crash point. The returned check holds a copy of the model.
-    crash_explorer::log_check check_at(lsn_t durable_watermark) const;
+    /// What a recovered log must satisfy at a crash point: copies what the model requires
+    /// (acknowledgements, completed truncations), calls `snapshot` (which takes the disk's
+    /// snapshot), then copies what it allows (records initiated meanwhile may be on that disk).
+    /// `durable_watermark` is the wal's, read before. The returned check holds the copies.
+    crash_explorer::log_check check_around(lsn_t durable_watermark,
+                                           const std::function<void()>& snapshot) const;
     /// The same check applied directly.
     std::string check(const std::vector<read_record>& records, lsn_t durable_watermark) const;
 
@@ -94,9 +97,11 @@ private:
         lsn_t gc_floor = 1;
         std::uint64_t seq = 0;
         lsn_t last_single = 0;
+        std::vector<std::string> events;  // GC and truncations, for failure messages
     };
-    static std::string check(const state& s, const std::vector<read_record>& records,
-                             lsn_t durable_watermark);
+    // `required`: the model before the disk snapshot; `allowed`: after it.
+    static std::string check(const state& required, const state& allowed,
+                             const std::vector<read_record>& records, lsn_t durable_watermark);
 
     mutable std::mutex mutex_;
     state s_;

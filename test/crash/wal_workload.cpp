@@ -57,10 +57,11 @@ void wal_workload::after_op(const sim_event& ev, std::error_code ec) {
     std::lock_guard g(explore_mutex_);
     if (std::uniform_real_distribution<double>(0.0, 1.0)(rng_) >= p_) return;
     // In this order: the watermark and the model's acknowledgements first, then the disk, so
-    // that everything they promise happened before the snapshot.
+    // that everything they promise happened before the snapshot; then what the model allows,
+    // which includes every append initiated before the snapshot.
     const lsn_t durable = live_ ? wal_.durable_lsn() : 0;
-    const auto check = model_.check_at(durable);
-    const auto snap = disk_->snapshot();
+    std::shared_ptr<sim_disk> snap;
+    const auto check = model_.check_around(durable, [&] { snap = disk_->snapshot(); });
     explorer_->explore(*snap, check,
                        name_ + ": op #" + std::to_string(ev.seq) + " " + std::string(to_string(ev.op)) + " " +
                            ev.path.filename().string(),
@@ -71,8 +72,8 @@ void wal_workload::crash_point(const std::string& where) {
     if (explorer_ == nullptr) return;
     std::lock_guard g(explore_mutex_);
     const lsn_t durable = live_ ? wal_.durable_lsn() : 0;
-    const auto check = model_.check_at(durable);
-    const auto snap = disk_->snapshot();
+    std::shared_ptr<sim_disk> snap;
+    const auto check = model_.check_around(durable, [&] { snap = disk_->snapshot(); });
     explorer_->explore(*snap, check, name_ + ": " + where, "durable watermark " + std::to_string(durable));
 }
 
