@@ -383,6 +383,11 @@ bool segment_registry::is_skipped(lsn_t lsn) const {
 
 std::error_code segment_registry::open_map(const std::shared_ptr<segment_slot>& slot,
                                            std::shared_ptr<const segment_map>& out) {
+    // Lock order, everywhere: the files lock, then the index lock, then a slot's mutex (the
+    // writer takes the files lock and then the index lock when segments change, and the index
+    // lock and then a slot's mutex when it appends). Taking the slot's mutex first here would
+    // close a cycle.
+    std::shared_lock files(files_mutex_);
     std::lock_guard lk(slot->m);
     if (auto m = slot->mapping.lock()) {
         out = std::move(m);
@@ -392,12 +397,12 @@ std::error_code segment_registry::open_map(const std::shared_ptr<segment_slot>& 
     m->slot = slot;
     std::uint64_t size = 0;
     {
-        std::shared_lock files(files_mutex_);
         if (slot->retired.load(std::memory_order_acquire)) return errc::not_found;
         std::unique_ptr<file> f;
         if (auto ec = fs_->open(slot->path, open_mode::read_only, f)) return ec;
         m->f = std::move(f);
     }
+    files.unlock();  // the file is open: the writer may delete or rename its path now
     if (auto ec = m->f->size(size)) return ec;
     // The whole segment as it may grow (a file prepared with preallocation::none grows as
     // records are appended): readers only touch bytes below the written end, which the file
