@@ -360,7 +360,9 @@ const wal_config& wal::config() const noexcept {
 
 wal_stats wal::stats() const { return core_ ? core_->stats() : wal_stats{}; }
 
-wal::executor_type wal::get_executor() const noexcept { return core_ ? core_->get_executor() : executor_type{}; }
+wal::executor_type wal::get_executor() const noexcept {
+    return core_ ? core_->get_executor() : executor_type{};
+}
 
 bool wal::is_open() const noexcept { return core_ && core_->is_open(); }
 

@@ -9,9 +9,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <span>
+#include <utility>
 
 #include <pthread.h>
-#include <algorithm>
 
 namespace noriwal::detail {
 
@@ -123,6 +127,7 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     encoding_.zstd_level = cfg_.zstd_level;
     encoding_.max_record_size = cfg_.max_record_size;
     public_ex_ = ex ? std::move(ex) : wal::executor_type(writer_ctx_.get_executor());
+<<<<<<< HEAD
     // Every request copies this executor (tracked). Wrapping the any_io_executor would share
     // its target and count references on each copy; an io_context's executor (or a strand of
     // one), the usual case, is held directly instead, where a copy is a plain copy.
@@ -131,6 +136,15 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
     } else if (const auto* strand = public_ex_.target<boost::asio::strand<io_executor>>()) {
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, *strand);
+=======
+    // The default executor of handlers, unwrapped when it is one of Asio's usual ones: an
+    // any_completion_executor holds those inline, while wrapping the any_io_executor itself
+    // would allocate a shared copy for every append.
+    if (auto* io = public_ex_.target<boost::asio::io_context::executor_type>()) {
+        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
+    } else if (auto* pool = public_ex_.target<boost::asio::thread_pool::executor_type>()) {
+        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *pool);
+>>>>>>> async
     } else {
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
     }
@@ -350,6 +364,61 @@ void wal_core::complete(request* r) noexcept {
     }
     auto ex = std::move(r->work);
     ex.execute([r] { r->deliver(); });
+}
+
+namespace {
+
+/// Delivers a chain of requests (linked by `next`) in order, on the executor they share. Its
+/// copy of the tracked executor keeps the work until the last handler has run. If a handler
+/// throws, the rest of the chain is handed to the executor again before the exception leaves.
+struct delivery_chain {
+    request* head;
+    boost::asio::any_completion_executor ex;
+
+    void operator()() {
+        while (request* r = head) {
+            head = r->next;
+            r->next = nullptr;
+            try {
+                r->deliver();
+            } catch (...) {
+                if (head) {
+                    auto again = ex;
+                    again.execute(delivery_chain{std::exchange(head, nullptr), ex});
+                }
+                throw;
+            }
+        }
+    }
+};
+
+}  // namespace
+
+void wal_core::complete_all(std::span<request* const> done) noexcept {
+    // Consecutive requests whose handlers share an executor go there as one function: one
+    // post (and one wake-up of that executor) per group, not one per record.
+    std::size_t i = 0;
+    while (i < done.size()) {
+        request* first = done[i];
+        std::size_t j = i + 1;
+        if (first->work) {
+            while (j < done.size() && done[j]->work == first->work) ++j;
+        }
+        if (j - i == 1) {
+            complete(first);
+            i = j;
+            continue;
+        }
+        // `first`'s tracked executor travels with the chain and keeps the work until the last
+        // handler ran; the second's hands the chain over and is released here; the others are
+        // released now. Each copy keeps a single owner (no executor is shared between threads).
+        for (std::size_t k = i + 1; k < j; ++k) done[k - 1]->next = done[k];
+        done[j - 1]->next = nullptr;
+        for (std::size_t k = i + 2; k < j; ++k) done[k]->work = boost::asio::any_completion_executor();
+        auto runner = std::move(done[i + 1]->work);
+        runner.execute(delivery_chain{first, std::move(first->work)});
+        i = j;
+    }
 }
 
 // ------------------------------------------------------------------ writer strand
@@ -631,8 +700,8 @@ void wal_core::end_step() {
                 if (user) user->on_append(std::chrono::nanoseconds(took));
             }
         }
-        complete(r);
     }
+    complete_all(done);
     done.clear();
     if (done_.empty()) done_.swap(done);  // keep the capacity for the next step
 }
@@ -682,6 +751,7 @@ void wal_core::maybe_prepare_spare() {
     if (poisoned_) return;
     auto req = log_->spare_needed();
     if (!req) return;
+    spares_in_flight_.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(spare_ctx_, [this, req = std::move(*req),
                                    guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
         spare_segment spare;
@@ -689,6 +759,7 @@ void wal_core::maybe_prepare_spare() {
         boost::asio::post(writer_ctx_, [this, spare = std::move(spare), ec]() mutable {
             // After close the file stays behind as a temporary; the next open removes it.
             if (log_ && !closed_) log_->spare_ready(std::move(spare), ec);
+            spares_in_flight_.fetch_sub(1, std::memory_order_release);
         });
     });
 }

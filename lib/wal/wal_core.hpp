@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,6 +132,9 @@ public:
     bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
     std::error_code failure() const;
     wal_counters& counters() noexcept { return counters_; }
+    /// Spare segments being prepared on the spare thread (for benchmarks, which leave that
+    /// set-up out of their timed part).
+    int spares_in_flight() const noexcept { return spares_in_flight_.load(std::memory_order_acquire); }
 
     static const std::shared_ptr<wal_core>& of(const wal& w) noexcept { return w.core_; }
     /// What readers of this wal read from (set by open_log).
@@ -139,6 +143,8 @@ public:
     /// Completes `r` on its handler's executor (dispatch: inline only if the caller already
     /// runs there, which for the wal's own threads means a handler without an executor).
     static void complete(request* r) noexcept;
+    /// Completes requests in order, grouping consecutive ones that share an executor.
+    static void complete_all(std::span<request* const> done) noexcept;
 
 private:
     struct private_tag {};
@@ -216,6 +222,7 @@ private:
     std::atomic<lsn_t> written_lsn_{0};
     std::atomic<lsn_t> durable_lsn_{0};
     std::atomic<bool> open_{false};
+    std::atomic<int> spares_in_flight_{0};
     mutable std::mutex published_mutex_;
     position published_written_, published_durable_;
     std::error_code failure_;
