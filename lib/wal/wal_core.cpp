@@ -127,7 +127,6 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     encoding_.zstd_level = cfg_.zstd_level;
     encoding_.max_record_size = cfg_.max_record_size;
     public_ex_ = ex ? std::move(ex) : wal::executor_type(writer_ctx_.get_executor());
-<<<<<<< HEAD
     // Every request copies this executor (tracked). Wrapping the any_io_executor would share
     // its target and count references on each copy; an io_context's executor (or a strand of
     // one), the usual case, is held directly instead, where a copy is a plain copy.
@@ -136,15 +135,8 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
     } else if (const auto* strand = public_ex_.target<boost::asio::strand<io_executor>>()) {
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, *strand);
-=======
-    // The default executor of handlers, unwrapped when it is one of Asio's usual ones: an
-    // any_completion_executor holds those inline, while wrapping the any_io_executor itself
-    // would allocate a shared copy for every append.
-    if (auto* io = public_ex_.target<boost::asio::io_context::executor_type>()) {
-        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
-    } else if (auto* pool = public_ex_.target<boost::asio::thread_pool::executor_type>()) {
+    } else if (const auto* pool = public_ex_.target<boost::asio::thread_pool::executor_type>()) {
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, *pool);
->>>>>>> async
     } else {
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
     }
