@@ -60,17 +60,38 @@ struct record_source {
     std::uint64_t counter = 0;
 };
 
+/// Where the wal's writer strand runs in a workload.
+enum class placement {
+    writer_thread,  // the default: the wal's own writer thread
+    shared,         // wal_config::io_executor = the benchmark's io_context: one thread does all
+};
+
 /// Opens the wal and waits until its spare segment is prepared: zero-filling it is set-up, not
 /// part of what the workload measures (in steady state it happens long before it is needed).
-wal open_ready(asio::io_context& ioc, const wal_config& cfg) {
+wal open_ready(asio::io_context& ioc, wal_config cfg, placement where) {
+    if (where == placement::shared) cfg.io_executor = ioc.get_executor();
     auto w = wal::open(ioc.get_executor(), cfg).log;
-    w.flush();  // a round trip through the writer: it has asked for its spare by now
+    // A round trip through the writer: it has asked for its spare by now.
+    w.async_flush([](boost::system::error_code) {});
+    ioc.run();
+    ioc.restart();
     const auto& core = detail::wal_core::of(w);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (core->spares_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ioc.poll();  // with a shared io_context, the spare is handed over here
+        ioc.restart();
     }
     return w;
+}
+
+/// Closes the wal on its io_context (which a shared writer strand needs to run).
+void close_on(asio::io_context& ioc, wal& w) {
+    boost::system::error_code result;
+    w.async_close([&](boost::system::error_code ec) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    if (result) throw std::runtime_error("close: " + result.message());
 }
 
 void add_stats(result& r, const wal& w) {
@@ -88,9 +109,9 @@ void check(boost::system::error_code ec) {
 // Each of `writers` coroutines appends (or appends a batch of `batch` records) and awaits the
 // completion before its next one, until n records are written in all.
 result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n, int writers,
-                std::size_t batch) {
+                std::size_t batch, placement where) {
     asio::io_context ioc(1);
-    auto w = open_ready(ioc, bench_config(ctx, policy));
+    auto w = open_ready(ioc, bench_config(ctx, policy), where);
     result r;
     r.latencies.reserve(n / batch + 1);
     std::uint64_t started = 0;
@@ -125,15 +146,16 @@ result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, st
     r.records = n;
     r.value_bytes = value_bytes;
     add_stats(r, w);
-    w.close();
+    close_on(ioc, w);
     return r;
 }
 
 // Appends with callbacks, keeping `window` of them in flight: each completion starts the next.
-result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n) {
+result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n,
+                 placement where) {
     constexpr std::uint64_t window = 1024;
     asio::io_context ioc(1);
-    auto w = open_ready(ioc, bench_config(ctx, policy));
+    auto w = open_ready(ioc, bench_config(ctx, policy), where);
     result r;
     r.latencies.reserve(n);
     record_source src(value_bytes);
@@ -167,7 +189,7 @@ result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, s
     r.records = n;
     r.value_bytes = value_bytes;
     add_stats(r, w);
-    w.close();
+    close_on(ioc, w);
     return r;
 }
 
@@ -184,64 +206,79 @@ constexpr size_spec sizes[] = {
     {"10k", 10 * 1024, 40'000, 100'000},
 };
 
+// Each workload also runs with the writer strand on the benchmark's own io_context (suffix
+// ".shared": wal_config::io_executor), where one thread awaits, frames and writes.
+constexpr struct {
+    placement where;
+    const char* suffix;
+    const char* note;
+} placements[] = {
+    {placement::writer_thread, "", ""},
+    {placement::shared, ".shared", "; writer strand on the same io_context (io_executor)"},
+};
+
 std::vector<registration> register_all() {
     std::vector<registration> regs;
-    for (const char* policy : {"os", "batch"}) {
-        for (const auto& size : sizes) {
-            const std::string base = std::string("append.") + policy + "." + size.name;
-            const auto p = policy_named(policy);
-            // Small records are bound by CPU work per record (compared with a memcpy and CRC of
-            // each record), large ones by page-cache bandwidth (compared with 1 MiB writes).
-            const bool big = size.bytes > 1024;
-            const std::string baseline = big ? "raw.write.1m" : "raw.memcpy_crc";
-            const rate compare = big ? rate::mb_per_s : rate::records_per_s;
-            regs.emplace_back(workload{
-                base + ".await",
-                std::string("one coroutine co_awaits each ") + size.name + " append, fsync_policy::" + policy,
-                [p, size](context& ctx) {
-                    return awaiting(ctx, p, ctx.value_bytes(size.bytes), ctx.records(size.await_records), 1,
-                                    1);
-                },
-                baseline, compare});
-            regs.emplace_back(workload{
-                base + ".pipelined",
-                std::string("1024 ") + size.name + " appends in flight (callbacks), fsync_policy::" + policy,
-                [p, size](context& ctx) {
-                    return pipelined(ctx, p, ctx.value_bytes(size.bytes),
-                                     ctx.records(size.pipelined_records));
-                },
-                baseline, compare});
+    for (const auto& pl : placements) {
+        const auto where = pl.where;
+        for (const char* policy : {"os", "batch"}) {
+            for (const auto& size : sizes) {
+                const std::string base = std::string("append.") + policy + "." + size.name;
+                const auto p = policy_named(policy);
+                // Small records are bound by CPU work per record (compared with a memcpy and CRC
+                // of each record), large ones by page-cache bandwidth (compared with 1 MiB writes).
+                const bool big = size.bytes > 1024;
+                const std::string baseline = big ? "raw.write.1m" : "raw.memcpy_crc";
+                const rate compare = big ? rate::mb_per_s : rate::records_per_s;
+                regs.emplace_back(workload{base + ".await" + pl.suffix,
+                                           std::string("one coroutine co_awaits each ") + size.name +
+                                               " append, fsync_policy::" + policy + pl.note,
+                                           [p, size, where](context& ctx) {
+                                               return awaiting(ctx, p, ctx.value_bytes(size.bytes),
+                                                               ctx.records(size.await_records), 1, 1, where);
+                                           },
+                                           baseline, compare});
+                regs.emplace_back(workload{base + ".pipelined" + pl.suffix,
+                                           std::string("1024 ") + size.name +
+                                               " appends in flight (callbacks), fsync_policy::" + policy + pl.note,
+                                           [p, size, where](context& ctx) {
+                                               return pipelined(ctx, p, ctx.value_bytes(size.bytes),
+                                                                ctx.records(size.pipelined_records), where);
+                                           },
+                                           baseline, compare});
+            }
         }
-    }
-    const struct {
-        const char* suffix;
-        int writers;
-        std::uint64_t records;
-    } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
-    for (const auto& c : concurrent) {
-        regs.emplace_back(workload{
-            std::string("append.always.1k.") + c.suffix,
-            std::to_string(c.writers) + " coroutine(s) each co_await 1 KiB appends, fsync_policy::always",
-            [c](context& ctx) {
-                return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024), ctx.records(c.records),
-                                c.writers, 1);
-            },
-            "raw.fdatasync.prezeroed.1k", rate::records_per_s});
-    }
-    const struct {
-        const char* suffix;
-        std::size_t batch;
-        std::uint64_t records;
-    } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
-    for (const auto& b : batches) {
-        regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix,
-                                   "one coroutine co_awaits atomic batches of " + std::to_string(b.batch) +
-                                       " 1 KiB records, fsync_policy::always",
-                                   [b](context& ctx) {
-                                       return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024),
-                                                       ctx.records(b.records), 1, b.batch);
-                                   },
-                                   "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+        const struct {
+            const char* suffix;
+            int writers;
+            std::uint64_t records;
+        } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
+        for (const auto& c : concurrent) {
+            regs.emplace_back(workload{std::string("append.always.1k.") + c.suffix + pl.suffix,
+                                       std::to_string(c.writers) +
+                                           " coroutine(s) each co_await 1 KiB appends, fsync_policy::always" +
+                                           pl.note,
+                                       [c, where](context& ctx) {
+                                           return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024),
+                                                           ctx.records(c.records), c.writers, 1, where);
+                                       },
+                                       "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+        }
+        const struct {
+            const char* suffix;
+            std::size_t batch;
+            std::uint64_t records;
+        } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
+        for (const auto& b : batches) {
+            regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix + pl.suffix,
+                                       "one coroutine co_awaits atomic batches of " + std::to_string(b.batch) +
+                                           " 1 KiB records, fsync_policy::always" + pl.note,
+                                       [b, where](context& ctx) {
+                                           return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024),
+                                                           ctx.records(b.records), 1, b.batch, where);
+                                       },
+                                       "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+        }
     }
     return regs;
 }

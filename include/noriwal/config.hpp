@@ -10,6 +10,8 @@
 
 #include <noriwal/record.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+
 namespace noriwal {
 
 class file_system;
@@ -101,6 +103,22 @@ struct wal_config {
     bool index_keys = false;
     /// Open without writing anything: no lock, no recovery truncation, no appends.
     bool read_only = false;
+    /// How long the wal's writer and sync threads keep polling for work after their last
+    /// piece of work before they go to sleep. A sleeping thread costs a wake-up (several
+    /// microseconds on a virtual machine) on each hand-over, which dominates an append that
+    /// is awaited one at a time; polling spends CPU time instead, yielding the core to any
+    /// other thread that wants it. Zero: sleep at once. At most one second.
+    std::chrono::microseconds idle_spin{100};
+    /// Where the writer strand runs. Empty (the default): on an io_context the wal owns, run
+    /// by a thread of its own. Given: on a strand of this executor, and the wal starts no
+    /// writer thread. Appends are then framed and written (one buffered write per group) on
+    /// this executor's threads, so hand in an executor meant for I/O, or accept those writes
+    /// on your own: a single-threaded io_context that both awaits and writes pays no thread
+    /// hand-over per append. fdatasync, recovery and spare segments stay on the wal's own
+    /// threads, except the final sync of close. Never call the blocking conveniences (open,
+    /// append, sync, flush, close) on this executor's threads: they wait for work that only
+    /// those threads can do. The handlers' default executor, unless open was given one.
+    boost::asio::any_io_executor io_executor;
     /// File access; null means the real (POSIX) file system.
     std::shared_ptr<file_system> fs;
     /// Observability hooks; null means none.

@@ -63,6 +63,9 @@ std::string validate(const wal_config& cfg) {
     if (cfg.zstd_level < 1 || cfg.zstd_level > 22)
         return out_of_range("zstd_level", std::to_string(cfg.zstd_level), "1 .. 22");
     if (cfg.retention.count() < 0) return out_of_range("retention", ms(cfg.retention), ">= 0 (0: keep all)");
+    if (cfg.idle_spin.count() < 0 || cfg.idle_spin > std::chrono::seconds(1))
+        return out_of_range("idle_spin", std::to_string(cfg.idle_spin.count()) + " us",
+                            "0 .. 1000000 us (0: sleep at once)");
     return {};
 }
 

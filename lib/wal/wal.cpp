@@ -128,8 +128,9 @@ void count_op::deliver() {
 void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
     auto work = tracked_executor(h, boost::asio::any_completion_executor(std::nothrow, ex));
     auto core = wal_core::create(std::move(ex), std::move(cfg));
-    // Recovery reads the whole log: it runs on the new wal's writer thread, not on `ex`.
-    boost::asio::post(core->writer_executor(), [core, h = std::move(h), work = std::move(work)]() mutable {
+    // Recovery reads the whole log: it runs on one of the new wal's own threads, never on `ex`
+    // nor on the io_executor (which may be the thread that waits for this open).
+    boost::asio::post(core->open_executor(), [core, h = std::move(h), work = std::move(work)]() mutable {
         recovery_info info;
         std::string why;
         auto ec = core->open_log(info, why);

@@ -120,13 +120,19 @@ private:
 // ------------------------------------------------------------------ construction, threads
 
 wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
-    : cfg_(std::move(cfg)), commit_(cfg_.fsync), batch_timer_(writer_ctx_), maintenance_timer_(writer_ctx_) {
+    : cfg_(std::move(cfg)),
+      own_writer_thread_(!cfg_.io_executor),
+      writer_(boost::asio::make_strand(own_writer_thread_ ? boost::asio::any_io_executor(writer_ctx_.get_executor())
+                                                          : cfg_.io_executor)),
+      commit_(cfg_.fsync),
+      batch_timer_(writer_),
+      maintenance_timer_(writer_) {
     if (!cfg_.fs) cfg_.fs = posix_file_system();
     encoding_.default_compression = cfg_.default_compression;
     encoding_.compression_min_size = cfg_.compression_min_size;
     encoding_.zstd_level = cfg_.zstd_level;
     encoding_.max_record_size = cfg_.max_record_size;
-    public_ex_ = ex ? std::move(ex) : wal::executor_type(writer_ctx_.get_executor());
+    public_ex_ = ex ? std::move(ex) : own_writer_thread_ ? wal::executor_type(writer_ctx_.get_executor()) : cfg_.io_executor;
     // Every request copies this executor (tracked). Wrapping the any_io_executor would share
     // its target and count references on each copy; an io_context's executor (or a strand of
     // one), the usual case, is held directly instead, where a copy is a plain copy.
@@ -141,7 +147,7 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
         default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
     }
     meter_ = std::make_shared<stats_meter>(counters_, cfg_.metrics);
-    writer_guard_.emplace(writer_ctx_.get_executor());
+    if (own_writer_thread_) writer_guard_.emplace(writer_ctx_.get_executor());
     sync_guard_.emplace(sync_ctx_.get_executor());
     spare_guard_.emplace(spare_ctx_.get_executor());
 }
@@ -152,10 +158,37 @@ std::shared_ptr<wal_core> wal_core::create(wal::executor_type ex, wal_config cfg
     return core;
 }
 
+namespace {
+
+/// Runs `ctx` until it is stopped or out of work, like io_context::run(), except that after
+/// each burst of work the thread keeps polling for up to `spin` before it blocks: a handler
+/// posted meanwhile then runs without the cost of waking a sleeping thread. Each empty poll
+/// yields the core, so a spinning thread never keeps a runnable one off it.
+void run_polling(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
+    if (spin.count() == 0) {
+        ctx.run();
+        return;
+    }
+    for (;;) {
+        if (ctx.poll() > 0) continue;
+        if (ctx.stopped()) return;  // out of work (or stopped): what run() would return on
+        const auto until = steady::now() + spin;
+        bool ran = false;
+        while (!ran && steady::now() < until) {
+            std::this_thread::yield();
+            ran = ctx.poll() > 0;
+            if (ctx.stopped()) return;
+        }
+        if (!ran && ctx.run_one() == 0) return;
+    }
+}
+
+}  // namespace
+
 void wal_core::start_threads() {
     {
         std::lock_guard lk(state_mutex_);
-        threads_running_ = 3;
+        threads_running_ = own_writer_thread_ ? 3 : 2;
     }
     auto exited = [](wal_core& c) {
         std::lock_guard lk(c.state_mutex_);
@@ -164,16 +197,18 @@ void wal_core::start_threads() {
     };
     // The writer ends first (when closed and the last handle is gone); only then may the
     // sync and spare threads end, since the writer is who gives them work.
-    writer_thread_ = std::thread([self = shared_from_this(), exited] {
-        self->writer_ctx_.run();
-        self->sync_guard_.reset();
-        self->spare_guard_.reset();
-        exited(*self);
-    });
-    writer_id_ = writer_thread_.get_id();
-    name_thread(writer_thread_, "noriwal-writer");
+    if (own_writer_thread_) {
+        writer_thread_ = std::thread([self = shared_from_this(), exited] {
+            run_polling(self->writer_ctx_, self->cfg_.idle_spin);
+            self->sync_guard_.reset();
+            self->spare_guard_.reset();
+            exited(*self);
+        });
+        writer_id_ = writer_thread_.get_id();
+        name_thread(writer_thread_, "noriwal-writer");
+    }
     sync_thread_ = std::thread([self = shared_from_this(), exited] {
-        self->sync_ctx_.run();
+        run_polling(self->sync_ctx_, self->cfg_.idle_spin);
         exited(*self);
     });
     sync_id_ = sync_thread_.get_id();
@@ -202,6 +237,27 @@ wal_core::~wal_core() {
 bool wal_core::on_own_thread() const noexcept {
     auto me = std::this_thread::get_id();
     return me == writer_id_ || me == sync_id_ || me == spare_id_;
+}
+
+boost::asio::any_io_executor wal_core::writer_work() const {
+    // Tracked: the writer's context (the wal's own, or the io_executor's) keeps running until
+    // the result comes back.
+    return boost::asio::prefer(writer_.get_inner_executor(), boost::asio::execution::outstanding_work.tracked);
+}
+
+bool wal_core::cannot_wait_here() const noexcept {
+    if (on_own_thread() || writer_.running_in_this_thread()) return true;
+    if (own_writer_thread_) return false;
+    // On a thread of the io_executor, waiting for the close would keep it from the very strand
+    // that closes. Recognised for Asio's usual executors; others are waited for (bounded).
+    using io_executor = boost::asio::io_context::executor_type;
+    const auto& ex = cfg_.io_executor;
+    if (const auto* io = ex.target<io_executor>()) return io->running_in_this_thread();
+    if (const auto* st = ex.target<boost::asio::strand<io_executor>>())
+        return st->get_inner_executor().running_in_this_thread();
+    if (const auto* pool = ex.target<boost::asio::thread_pool::executor_type>())
+        return pool->running_in_this_thread();
+    return false;
 }
 
 wal wal_core::make_handle() {
@@ -239,14 +295,14 @@ std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     written_lsn_.store(log_->written_lsn(), std::memory_order_release);
     durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
     open_.store(true, std::memory_order_release);
-    // Spare preparation and timers start on the writer thread.
-    boost::asio::post(writer_ctx_, [this] { end_step(); });
+    // Spare preparation and timers start on the writer strand.
+    boost::asio::post(writer_, [self = shared_from_this()] { self->end_step(); });
     return {};
 }
 
 void wal_core::shutdown() noexcept {
     if (shutdown_started_.exchange(true)) return;
-    const bool own = on_own_thread();
+    const bool own = cannot_wait_here();
     // Close, unless the log is closed already (then this close completes at once). It is
     // queued behind every request initiated before, which complete normally.
     try {
@@ -310,7 +366,9 @@ void wal_core::submit(request* r) {
         reject(r);
         return;
     }
-    if (post) boost::asio::post(writer_ctx_, [this] { drain(); });
+    // The strand's handlers hold the core: with an io_executor nothing else keeps it alive
+    // until they have run.
+    if (post) boost::asio::post(writer_, [self = shared_from_this()] { self->drain(); });
 }
 
 void wal_core::reject(request* r) {
@@ -645,6 +703,12 @@ void wal_core::close_log(request* r) {
     maintenance_timer_.cancel();
     r->ec = classify(ec);
     finish(r);
+    if (!own_writer_thread_) {
+        // No writer thread to end them: the sync and spare threads end once they are idle
+        // (no round is in flight now, and no more are started).
+        sync_guard_.reset();
+        spare_guard_.reset();
+    }
     std::lock_guard lk(state_mutex_);
     close_done_ = true;
     state_cv_.notify_all();
@@ -715,10 +779,12 @@ void wal_core::maybe_start_sync() {
     const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
     boost::asio::post(
-        sync_ctx_, [this, job, covered, guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
+        sync_ctx_, [self = shared_from_this(), job, covered, guard = writer_work()]() mutable {
             const auto ec = run_sync(*job);
-            boost::asio::post(writer_ctx_,
-                              [this, job = std::move(job), ec, covered] { on_sync_done(*job, ec, covered); });
+            auto* core = self.get();
+            boost::asio::post(core->writer_, [self = std::move(self), job = std::move(job), ec, covered] {
+                self->on_sync_done(*job, ec, covered);
+            });
         });
 }
 
@@ -744,14 +810,15 @@ void wal_core::maybe_prepare_spare() {
     auto req = log_->spare_needed();
     if (!req) return;
     spares_in_flight_.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(spare_ctx_, [this, req = std::move(*req),
-                                   guard = boost::asio::make_work_guard(writer_ctx_)]() mutable {
+    boost::asio::post(spare_ctx_, [self = shared_from_this(), req = std::move(*req),
+                                   guard = writer_work()]() mutable {
         spare_segment spare;
         auto ec = make_spare(req, spare);
-        boost::asio::post(writer_ctx_, [this, spare = std::move(spare), ec]() mutable {
+        auto* core = self.get();
+        boost::asio::post(core->writer_, [self = std::move(self), spare = std::move(spare), ec]() mutable {
             // After close the file stays behind as a temporary; the next open removes it.
-            if (log_ && !closed_) log_->spare_ready(std::move(spare), ec);
-            spares_in_flight_.fetch_sub(1, std::memory_order_release);
+            if (self->log_ && !self->closed_) self->log_->spare_ready(std::move(spare), ec);
+            self->spares_in_flight_.fetch_sub(1, std::memory_order_release);
         });
     });
 }
@@ -763,7 +830,7 @@ void wal_core::arm_batch_timer() {
     // Never moved: it may fire early (the deadline only moves later), and then re-arms.
     batch_timer_armed_ = true;
     batch_timer_.expires_at(*at);
-    batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    batch_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
         batch_timer_armed_ = false;
         if (ec || closed_) return;
         commit_.on_timer(steady::now());
@@ -788,7 +855,7 @@ void wal_core::arm_maintenance_timer() {
     if (maintenance_at_ && *maintenance_at_ <= *at) return;  // an earlier wake-up is armed
     maintenance_at_ = at;
     maintenance_timer_.expires_at(*at);  // cancels a later one
-    maintenance_timer_.async_wait([this](const boost::system::error_code& ec) {
+    maintenance_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || closed_) return;
         maintenance_at_.reset();
         on_maintenance();

@@ -25,6 +25,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -119,7 +120,10 @@ public:
     void cancel(request* r) noexcept;
     const encode_options& encoding() const noexcept { return encoding_; }
     boost::asio::any_completion_executor default_executor() const noexcept { return default_ex_; }
-    boost::asio::io_context::executor_type writer_executor() noexcept { return writer_ctx_.get_executor(); }
+    /// Where open_log runs: a thread of the wal's own (the spare thread, idle until then).
+    boost::asio::io_context::executor_type open_executor() noexcept { return spare_ctx_.get_executor(); }
+    /// The writer strand: on the wal's own writer thread, or on wal_config::io_executor.
+    const boost::asio::strand<boost::asio::any_io_executor>& writer_executor() const noexcept { return writer_; }
 
     // Observation (any thread).
     position written_position() const;
@@ -157,6 +161,8 @@ private:
 
     void start_threads();
     bool on_own_thread() const noexcept;
+    bool cannot_wait_here() const noexcept;
+    boost::asio::any_io_executor writer_work() const;
 
     // Writer strand.
     void drain();
@@ -183,7 +189,9 @@ private:
     std::shared_ptr<stats_meter> meter_;
     wal_counters counters_;
 
-    boost::asio::io_context writer_ctx_{1};
+    boost::asio::io_context writer_ctx_{1};  // run by the writer thread, unless io_executor is given
+    bool own_writer_thread_;                  // no io_executor given
+    boost::asio::strand<boost::asio::any_io_executor> writer_;
     boost::asio::io_context sync_ctx_{1};
     boost::asio::io_context spare_ctx_{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> writer_guard_,
