@@ -368,7 +368,12 @@ void wal_core::submit(request* r) {
     }
     // The strand's handlers hold the core: with an io_executor nothing else keeps it alive
     // until they have run.
-    if (post) boost::asio::post(writer_, [self = shared_from_this()] { self->drain(); });
+    if (!post) return;
+    if (own_writer_thread_) {
+        boost::asio::post(writer_, [this] { drain(); });  // the writer thread holds the core
+    } else {
+        boost::asio::post(writer_, [self = shared_from_this()] { self->drain(); });
+    }
 }
 
 void wal_core::reject(request* r) {
@@ -745,18 +750,21 @@ void wal_core::end_step() {
     done.swap(done_);
     const auto now = steady::now();
     meter* user = meter_->user();
+    std::uint64_t appended = 0, failed = 0;
     for (request* r : done) {
         if (r->is_append()) {
             if (r->ec) {
-                wal_counters::add(counters_.failed_appends, 1);
+                ++failed;
             } else {
-                wal_counters::add(counters_.appends, 1);
+                ++appended;
                 auto took = to_ns(now - started_of(r));
-                counters_.append_ns.record(took);
+                counters_.append_ns.record_by_owner(took);  // only the writer strand records it
                 if (user) user->on_append(std::chrono::nanoseconds(took));
             }
         }
     }
+    if (appended) wal_counters::add(counters_.appends, appended);
+    if (failed) wal_counters::add(counters_.failed_appends, failed);
     complete_all(done);
     done.clear();
     if (done_.empty()) done_.swap(done);  // keep the capacity for the next step
