@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -36,6 +37,11 @@ wal_config bench_config(const context& ctx, fsync_policy policy) {
     // later segments are prepared on the wal's spare thread while the workload runs.
     cfg.max_segment_size = 64u << 20;
     cfg.max_record_size = 1u << 20;
+    // To weigh the polling trade-off (doc/performance.md): the writer and sync threads'
+    // idle_spin in microseconds, instead of the default.
+    if (const char* spin = std::getenv("NORIWAL_BENCH_IDLE_SPIN_US")) {
+        cfg.idle_spin = std::chrono::microseconds(std::strtol(spin, nullptr, 10));
+    }
     return cfg;
 }
 
