@@ -246,7 +246,8 @@ std::vector<registration> register_all() {
                                            baseline, compare});
                 regs.emplace_back(workload{base + ".pipelined" + pl.suffix,
                                            std::string("1024 ") + size.name +
-                                               " appends in flight (callbacks), fsync_policy::" + policy + pl.note,
+                                               " appends in flight (callbacks), fsync_policy::" + policy +
+                                               pl.note,
                                            [p, size, where](context& ctx) {
                                                return pipelined(ctx, p, ctx.value_bytes(size.bytes),
                                                                 ctx.records(size.pipelined_records), where);
@@ -277,8 +278,9 @@ std::vector<registration> register_all() {
         } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
         for (const auto& b : batches) {
             regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix + pl.suffix,
-                                       "one coroutine co_awaits atomic batches of " + std::to_string(b.batch) +
-                                           " 1 KiB records, fsync_policy::always" + pl.note,
+                                       "one coroutine co_awaits atomic batches of " +
+                                           std::to_string(b.batch) + " 1 KiB records, fsync_policy::always" +
+                                           pl.note,
                                        [b, where](context& ctx) {
                                            return awaiting(ctx, fsync_policy::always(), ctx.value_bytes(1024),
                                                            ctx.records(b.records), 1, b.batch, where);

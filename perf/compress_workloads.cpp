@@ -159,8 +159,8 @@ result compress_loop(context& ctx, compression c, bool text) {
     const double decode_s = decode_time.seconds();
 
     r.extra.emplace_back("ratio", stored_values != 0 ? static_cast<double>(pool_n * value_bytes) /
-                                                            static_cast<double>(stored_values)
-                                                      : 0.0);
+                                                           static_cast<double>(stored_values)
+                                                     : 0.0);
     r.extra.emplace_back("framed_bytes_per_record", static_cast<double>(stored) / static_cast<double>(n));
     r.extra.emplace_back("decode_mb_per_s",
                          decode_s > 0 ? static_cast<double>(decodes * value_bytes) / 1e6 / decode_s : 0.0);
@@ -179,7 +179,8 @@ const registration regs[] = {
                   "encode_record with Zstd (level 3) of 4 KiB pseudo-English values (ratio, MB/s)",
                   [](context& ctx) { return compress_loop(ctx, compression::zstd, true); }, "raw.memcpy_crc",
                   rate::mb_per_s}},
-    registration{{"compress.zstd.random", "encode_record with Zstd (level 3) of 4 KiB random values (stored raw)",
+    registration{{"compress.zstd.random",
+                  "encode_record with Zstd (level 3) of 4 KiB random values (stored raw)",
                   [](context& ctx) { return compress_loop(ctx, compression::zstd, false); }, "raw.memcpy_crc",
                   rate::mb_per_s}},
 };

@@ -263,7 +263,8 @@ std::vector<const workload*> select(const std::vector<std::string>& patterns) {
     // workload finishes, whatever order the files registered in.
     auto depth = [&](const workload& w) {
         int d = 0;
-        for (const workload* b = &w; b != nullptr && !b->baseline.empty() && d <= static_cast<int>(all.size()); ++d)
+        for (const workload* b = &w;
+             b != nullptr && !b->baseline.empty() && d <= static_cast<int>(all.size()); ++d)
             b = find(b->baseline);
         if (d > static_cast<int>(all.size())) throw std::logic_error(w.name + ": its baselines form a cycle");
         return d;

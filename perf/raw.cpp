@@ -182,7 +182,8 @@ result mmap_crc(context& ctx) {
         files.push_back(ctx.dir() / ("raw." + std::to_string(files.size())));
         const fd_file f(files.back());
         for (std::uint64_t off = 0; off < size; off += mib)
-            f.pwrite_all(chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(mib, size - off)), off);
+            f.pwrite_all(chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(mib, size - off)),
+                         off);
         left -= size;
     }
     auto pass = [&] {
@@ -195,7 +196,8 @@ result mmap_crc(context& ctx) {
             ::close(fd);
             if (m == MAP_FAILED) fail("mmap");
             const auto* b = static_cast<const std::byte*>(m);
-            for (std::size_t off = 0; off + kib <= size; off += kib) fold ^= detail::crc32c_extend(0, b + off, kib);
+            for (std::size_t off = 0; off + kib <= size; off += kib)
+                fold ^= detail::crc32c_extend(0, b + off, kib);
             ::munmap(m, size);
         }
         return fold;

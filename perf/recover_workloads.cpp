@@ -35,7 +35,8 @@ struct key_source {
     std::uint64_t counter = 0;
     std::string_view next() {
         std::uint64_t k = ++counter;
-        for (int i = 15; i >= 0; --i, k /= 10) key[static_cast<std::size_t>(i)] = static_cast<char>('0' + k % 10);
+        for (int i = 15; i >= 0; --i, k /= 10)
+            key[static_cast<std::size_t>(i)] = static_cast<char>('0' + k % 10);
         return {key, sizeof key};
     }
 };

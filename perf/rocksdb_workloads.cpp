@@ -83,7 +83,8 @@ struct key_source {
     std::uint64_t counter = 0;
     rocksdb::Slice next() {
         std::uint64_t k = ++counter;
-        for (int i = 15; i >= 0; --i, k /= 10) key[static_cast<std::size_t>(i)] = static_cast<char>('0' + k % 10);
+        for (int i = 15; i >= 0; --i, k /= 10)
+            key[static_cast<std::size_t>(i)] = static_cast<char>('0' + k % 10);
         return {key, sizeof key};
     }
 };
@@ -119,7 +120,8 @@ private:
 };
 
 void add_stats(result& r, const rocksdb::Options& o) {
-    r.extra.emplace_back("fsyncs", static_cast<double>(o.statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED)));
+    r.extra.emplace_back("fsyncs",
+                         static_cast<double>(o.statistics->getTickerCount(rocksdb::WAL_FILE_SYNCED)));
     const auto groups = o.statistics->getTickerCount(rocksdb::WRITE_DONE_BY_SELF);
     r.extra.emplace_back("write_groups", static_cast<double>(groups));
     if (groups != 0) r.extra.emplace_back("records_per_write_group", static_cast<double>(r.records) / groups);
@@ -143,7 +145,8 @@ result puts(context& ctx, sync_mode mode, std::uint64_t value_bytes, std::uint64
             key_source keys;
             keys.counter = static_cast<std::uint64_t>(t) * 1'000'000'000'000ull;  // distinct keys per thread
             auto& mine = samples[static_cast<std::size_t>(t)];
-            mine.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n / batch / threads + 16, 1u << 22)));
+            mine.reserve(
+                static_cast<std::size_t>(std::min<std::uint64_t>(n / batch / threads + 16, 1u << 22)));
             rocksdb::WriteBatch wb;
             for (;;) {
                 const std::uint64_t first = claimed.fetch_add(batch, std::memory_order_relaxed);
@@ -167,7 +170,8 @@ result puts(context& ctx, sync_mode mode, std::uint64_t value_bytes, std::uint64
     result r;
     {
         std::unique_ptr<wal_syncer> syncer;
-        if (mode == sync_mode::batch) syncer = std::make_unique<wal_syncer>(*db, std::chrono::milliseconds(5));
+        if (mode == sync_mode::batch)
+            syncer = std::make_unique<wal_syncer>(*db, std::chrono::milliseconds(5));
         const stopwatch total;
         std::vector<std::thread> pool;
         for (int t = 1; t < threads; ++t) pool.emplace_back(writer, t);
@@ -235,7 +239,8 @@ result scan(context& ctx, std::uint64_t n, std::uint64_t value_bytes) {
     read_all(v);
     r.latencies.add(total.elapsed());
     r.seconds = total.seconds();
-    if (v.records != n) throw std::runtime_error("rocksdb scan read " + std::to_string(v.records) + " records");
+    if (v.records != n)
+        throw std::runtime_error("rocksdb scan read " + std::to_string(v.records) + " records");
     keep(v.fold);
     r.records = n;
     r.value_bytes = value_bytes;
@@ -289,12 +294,14 @@ std::vector<registration> register_all() {
     };
     for (const auto mode : {sync_mode::os, sync_mode::batch}) {
         const std::string policy = mode == sync_mode::os ? "os" : "batch";
-        const std::string how = mode == sync_mode::os ? "sync=false" : "sync=false, FlushWAL(true) every 5 ms";
+        const std::string how =
+            mode == sync_mode::os ? "sync=false" : "sync=false, FlushWAL(true) every 5 ms";
         for (const auto& size : sizes) {
             const std::string base = "append." + policy + "." + size.name;
             twin(base + ".await", std::string("one thread Puts ") + size.name + " values, " + how,
                  [mode, size](context& ctx) {
-                     return puts(ctx, mode, ctx.value_bytes(size.bytes), ctx.records(size.await_records), 1, 1);
+                     return puts(ctx, mode, ctx.value_bytes(size.bytes), ctx.records(size.await_records), 1,
+                                 1);
                  });
             twin(base + ".pipelined", std::string("one Put loop per core, ") + size.name + " values, " + how,
                  [mode, size](context& ctx) {
@@ -311,7 +318,8 @@ std::vector<registration> register_all() {
     for (const auto& c : concurrent) {
         twin(std::string("append.always.1k.") + c.suffix,
              std::to_string(c.writers) + " thread(s) each Put 1 KiB values, sync=true", [c](context& ctx) {
-                 return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(c.records), c.writers, 1);
+                 return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(c.records), c.writers,
+                             1);
              });
     }
     const struct {
@@ -323,7 +331,8 @@ std::vector<registration> register_all() {
         twin(std::string("append_batch.always.1k.") + b.suffix,
              "one thread writes WriteBatches of " + std::to_string(b.batch) + " 1 KiB Puts, sync=true",
              [b](context& ctx) {
-                 return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(b.records), 1, b.batch);
+                 return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(b.records), 1,
+                             b.batch);
              });
     }
     twin("scan.1k", "GetUpdatesSince over a WAL of 1 KiB Puts, every key and value visited, cache warm",

@@ -31,9 +31,7 @@ const std::error_category& error_category() noexcept;
 
 /// An error code of the noriwal category (found by argument-dependent lookup, so that
 /// `std::error_code ec = errc::closed;` and `ec == errc::closed` work).
-inline std::error_code make_error_code(errc e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 }  // namespace noriwal
 

@@ -28,9 +28,7 @@ struct position {
         return a.lsn <=> b.lsn;
     }
     /// Equal LSNs.
-    friend constexpr bool operator==(const position& a, const position& b) noexcept {
-        return a.lsn == b.lsn;
-    }
+    friend constexpr bool operator==(const position& a, const position& b) noexcept { return a.lsn == b.lsn; }
 };
 
 }  // namespace noriwal

@@ -122,8 +122,8 @@ private:
 wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     : cfg_(std::move(cfg)),
       own_writer_thread_(!cfg_.io_executor),
-      writer_(boost::asio::make_strand(own_writer_thread_ ? boost::asio::any_io_executor(writer_ctx_.get_executor())
-                                                          : cfg_.io_executor)),
+      writer_(boost::asio::make_strand(
+          own_writer_thread_ ? boost::asio::any_io_executor(writer_ctx_.get_executor()) : cfg_.io_executor)),
       commit_(cfg_.fsync),
       batch_timer_(writer_),
       maintenance_timer_(writer_) {
@@ -132,7 +132,9 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     encoding_.compression_min_size = cfg_.compression_min_size;
     encoding_.zstd_level = cfg_.zstd_level;
     encoding_.max_record_size = cfg_.max_record_size;
-    public_ex_ = ex ? std::move(ex) : own_writer_thread_ ? wal::executor_type(writer_ctx_.get_executor()) : cfg_.io_executor;
+    public_ex_ = ex                   ? std::move(ex)
+                 : own_writer_thread_ ? wal::executor_type(writer_ctx_.get_executor())
+                                      : cfg_.io_executor;
     // Every request copies this executor (tracked). Wrapping the any_io_executor would share
     // its target and count references on each copy; an io_context's executor (or a strand of
     // one), the usual case, is held directly instead, where a copy is a plain copy.
@@ -242,7 +244,8 @@ bool wal_core::on_own_thread() const noexcept {
 boost::asio::any_io_executor wal_core::writer_work() const {
     // Tracked: the writer's context (the wal's own, or the io_executor's) keeps running until
     // the result comes back.
-    return boost::asio::prefer(writer_.get_inner_executor(), boost::asio::execution::outstanding_work.tracked);
+    return boost::asio::prefer(writer_.get_inner_executor(),
+                               boost::asio::execution::outstanding_work.tracked);
 }
 
 bool wal_core::cannot_wait_here() const noexcept {
@@ -786,14 +789,13 @@ void wal_core::maybe_start_sync() {
     commit_.sync_started(job->lsn);
     const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
-    boost::asio::post(
-        sync_ctx_, [self = shared_from_this(), job, covered, guard = writer_work()]() mutable {
-            const auto ec = run_sync(*job);
-            auto* core = self.get();
-            boost::asio::post(core->writer_, [self = std::move(self), job = std::move(job), ec, covered] {
-                self->on_sync_done(*job, ec, covered);
-            });
+    boost::asio::post(sync_ctx_, [self = shared_from_this(), job, covered, guard = writer_work()]() mutable {
+        const auto ec = run_sync(*job);
+        auto* core = self.get();
+        boost::asio::post(core->writer_, [self = std::move(self), job = std::move(job), ec, covered] {
+            self->on_sync_done(*job, ec, covered);
         });
+    });
 }
 
 void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position covered) {

@@ -123,7 +123,9 @@ public:
     /// Where open_log runs: a thread of the wal's own (the spare thread, idle until then).
     boost::asio::io_context::executor_type open_executor() noexcept { return spare_ctx_.get_executor(); }
     /// The writer strand: on the wal's own writer thread, or on wal_config::io_executor.
-    const boost::asio::strand<boost::asio::any_io_executor>& writer_executor() const noexcept { return writer_; }
+    const boost::asio::strand<boost::asio::any_io_executor>& writer_executor() const noexcept {
+        return writer_;
+    }
 
     // Observation (any thread).
     position written_position() const;
@@ -190,7 +192,7 @@ private:
     wal_counters counters_;
 
     boost::asio::io_context writer_ctx_{1};  // run by the writer thread, unless io_executor is given
-    bool own_writer_thread_;                  // no io_executor given
+    bool own_writer_thread_;                 // no io_executor given
     boost::asio::strand<boost::asio::any_io_executor> writer_;
     boost::asio::io_context sync_ctx_{1};
     boost::asio::io_context spare_ctx_{1};
