@@ -180,6 +180,7 @@ public:
     /// Completion signature: `void(boost::system::error_code)`. Errors: errc::io_failed /
     /// errc::no_space (this fdatasync failed; the log is poisoned), errc::poisoned,
     /// errc::closed. A failed fdatasync is never followed by a successful sync.
+    /// errc::truncated when a concurrent truncate_after overtakes it (up to its LSN is then durable).
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>

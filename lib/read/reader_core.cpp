@@ -301,6 +301,10 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
                 ec = e;
                 return std::nullopt;
             }
+            // enter_segment takes a new snapshot when the slot it found was retired meanwhile
+            // (truncate_after replaced the file): the watermark may now be below expected_, and
+            // the new file may end where we stand. Look at the watermark again.
+            if (expected_ > limit_) continue;
         }
         if (offset_ >= seg_end_) {
             // The end of what we knew of this segment: it may have grown, or been sealed.

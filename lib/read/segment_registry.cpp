@@ -51,9 +51,15 @@ segment_registry::segment_registry(const wal_config& cfg, std::shared_ptr<file_s
     cfg_.metrics.reset();  // the registry reports nothing; do not keep the wal's meter alive
 }
 
-void segment_registry::take_watermarks(const segment_log& log) {
-    written_.store(log.written_lsn(), std::memory_order_release);
-    durable_.store(log.durable_lsn(), std::memory_order_release);
+void segment_registry::take_watermarks(const segment_log& log, bool advance) {
+    lsn_t written = log.written_lsn();
+    lsn_t durable = log.durable_lsn();
+    if (!advance) {
+        written = std::min(written, written_.load(std::memory_order_relaxed));
+        durable = std::min(durable, durable_.load(std::memory_order_relaxed));
+    }
+    written_.store(written, std::memory_order_release);
+    durable_.store(durable, std::memory_order_release);
     first_ = log.first_lsn();
     const position next = log.next_position();
     next_lsn_ = next.lsn;
@@ -243,7 +249,9 @@ void segment_registry::on_segments_changed(const segment_log& log) {
     {
         std::lock_guard lk(mutex_);
         take_segments(log, false);
-        take_watermarks(log);
+        // Deletion moves no watermark; the engine's may be ahead of what the wal published
+        // when a group was written earlier in this step. Readers wait for refresh().
+        take_watermarks(log, false);
         ++version_;
         collect_wakeable(ready, true);
         if (blocked_ > 0) changed_.notify_all();
@@ -262,7 +270,9 @@ void segment_registry::on_truncated(const segment_log& log, lsn_t lsn) {
         // truncate_after(lsn) with lsn >= written is a no-op for the engine: nothing replaced.
         const bool real = lsn < std::max(written_.load(std::memory_order_relaxed), last_appended_);
         take_segments(log, real);
-        take_watermarks(log);
+        // Down to the truncation point at once; up (everything to `lsn` is durable now) only
+        // with refresh(), after the wal published its own watermarks.
+        take_watermarks(log, false);
         if (real) {
             ++epoch_;
             epoch_atomic_.store(epoch_, std::memory_order_release);

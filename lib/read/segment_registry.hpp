@@ -214,7 +214,10 @@ private:
 
     // Under mutex_.
     void take_segments(const segment_log& log, bool replace_last);
-    void take_watermarks(const segment_log& log);
+    // `advance`: raise the watermarks to the engine's. Only refresh() raises them, since the
+    // writer calls it after publishing the wal's own (written_lsn(), durable_lsn()); mid-step
+    // the engine's may be ahead of those. Lowering (a truncation) is taken at once.
+    void take_watermarks(const segment_log& log, bool advance = true);
     void collect_wakeable(std::vector<std::shared_ptr<tail_waiter>>& out, bool all);
     std::size_t index_of(lsn_t lsn) const;  // segment holding lsn, or segments_.size()
     position position_of(lsn_t lsn, std::uint64_t offset) const;

@@ -63,6 +63,7 @@ void wal_model::sync_done(std::uint64_t ticket) {
 void wal_model::truncated(const record_content& c) {
     std::lock_guard g(mutex_);
     s_.truncated_keys.insert(c.key);
+    s_.truncated_seq[c.key] = s_.seq++;
 }
 
 void wal_model::gc(lsn_t lsn) {
@@ -85,6 +86,115 @@ void wal_model::truncate_done(std::size_t ticket) {
     s_.events.push_back("truncate_after(" + std::to_string(s_.truncations[ticket].lsn) + ") done");
     s_.truncations[ticket].done_seq = s_.seq++;
     s_.last_single = std::min(s_.last_single, s_.truncations[ticket].lsn);
+}
+
+std::uint64_t wal_model::seq() const {
+    std::lock_guard g(mutex_);
+    return s_.seq;
+}
+
+std::pair<std::size_t, bool> wal_model::truncation_state() const {
+    std::lock_guard g(mutex_);
+    bool running = false;
+    for (const auto& t : s_.truncations) running = running || !t.done;
+    return {s_.truncations.size(), running};
+}
+
+lsn_t wal_model::gc_floor() const {
+    std::lock_guard g(mutex_);
+    return s_.gc_floor;
+}
+
+std::string wal_model::check_entry(const read_record& r) const {
+    std::lock_guard g(mutex_);
+    std::ostringstream why;
+    const std::string key(as_string(r.key));
+    std::string stream;
+    std::uint64_t n = 0;
+    const auto st = parse_content_key(key, stream, n) ? s_.streams.find(stream) : s_.streams.end();
+    if (st == s_.streams.end() || n >= st->second.initiated) {
+        why << "LSN " << r.lsn << " holds key '" << key << "', which no append initiated (a phantom record)";
+        return why.str();
+    }
+    const auto& batches = st->second.batches;
+    auto b = batches.upper_bound(n);
+    const bool in_batch = b != batches.begin() && std::prev(b)->second >= n;
+    const std::uint64_t bf = in_batch ? std::prev(b)->first : n;
+    const std::uint64_t bl = in_batch ? std::prev(b)->second : n;
+    const std::size_t max_value = in_batch ? st->second.batch_max_value : st->second.max_value;
+    const record_content want = make_content(stream, n, max_value);
+    if (!same_content(r, want)) {
+        why << "LSN " << r.lsn << " (key '" << key << "') holds a value of " << r.value.size()
+            << " bytes, tombstone " << r.tombstone << ", expiry " << r.has_expiry << "; its append wrote "
+            << want.value.size() << " bytes, tombstone " << want.tombstone << ", expiry " << want.with_ttl
+            << " (a torn or stale record)";
+        return why.str();
+    }
+    const auto type = bf == bl  ? detail::record_type::full
+                      : n == bf ? detail::record_type::first
+                      : n == bl ? detail::record_type::last
+                                : detail::record_type::middle;
+    if (r.type != type) {
+        why << "LSN " << r.lsn << " (" << key << ") has record type " << static_cast<int>(r.type)
+            << ", expected " << static_cast<int>(type) << " (batch " << stream << "/" << bf << ".." << bl
+            << ")";
+        return why.str();
+    }
+    return {};
+}
+
+std::string wal_model::check_reads(const std::vector<observed_read>& reads,
+                                   const std::vector<read_record>& final_log) const {
+    std::lock_guard g(mutex_);
+    std::ostringstream why;
+    // The moment the last truncation completed: a read that began after it saw the final log
+    // (appends and GC aside).
+    bool all_done = true;
+    std::uint64_t settled = 0;
+    for (const auto& t : s_.truncations) {
+        all_done = all_done && t.done;
+        if (t.done) settled = std::max(settled, t.done_seq);
+    }
+    const lsn_t first = final_log.empty() ? 0 : final_log.front().lsn;
+    for (const auto& rd : reads) {
+        if (auto a = s_.acks.find(rd.key); a != s_.acks.end()) {
+            if (a->second.lsn != rd.lsn) {
+                why << "a reader returned " << rd.key << " at LSN " << rd.lsn
+                    << " but its append reported LSN " << a->second.lsn;
+                return why.str();
+            }
+            // Acknowledged before the truncation began: written before it, so removed by it.
+            for (const auto& t : s_.truncations) {
+                if (t.done && t.seq > a->second.seq && t.lsn < rd.lsn && t.done_seq < rd.after) {
+                    why << "a reader returned " << rd.key << " at LSN " << rd.lsn
+                        << " in a read that began after truncate_after(" << t.lsn << ") had removed it";
+                    return why.str();
+                }
+            }
+        }
+        if (auto tk = s_.truncated_seq.find(rd.key); tk != s_.truncated_seq.end()) {
+            // Its append completed with errc::truncated: a truncation initiated before that
+            // removed it (truncations run one at a time here, so the latest such one had).
+            const truncation* by = nullptr;
+            for (const auto& t : s_.truncations)
+                if (t.seq < tk->second) by = &t;
+            if (by != nullptr && by->done && by->done_seq < rd.after) {
+                why << "a reader returned " << rd.key << " at LSN " << rd.lsn
+                    << " in a read that began after truncate_after(" << by->lsn
+                    << ") had removed it (its append completed with errc::truncated)";
+                return why.str();
+            }
+        }
+        if (all_done && rd.after > settled && !final_log.empty() && rd.lsn >= first &&
+            rd.lsn - first < final_log.size() && final_log[rd.lsn - first].lsn == rd.lsn &&
+            as_string(final_log[rd.lsn - first].key) != rd.key) {
+            why << "a reader returned " << rd.key << " at LSN " << rd.lsn
+                << " after the last truncation, but the closed log holds "
+                << as_string(final_log[rd.lsn - first].key) << " there";
+            return why.str();
+        }
+    }
+    return {};
 }
 
 std::uint64_t wal_model::acked_count() const {

@@ -13,6 +13,10 @@
 //   - every LSN from the last GC point up to the durable watermark present;
 //   - no record removed by a completed truncate_after comes back.
 //
+// What readers of the live log return is checked against the same model: each entry as it is
+// read (check_entry), and all of them at the end against the acknowledgements, the
+// truncations and the final log (check_reads).
+//
 // Thread safety: every member may be called from any thread.
 #pragma once
 
@@ -24,9 +28,18 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace noriwal::test {
+
+/// A record a reader of the live log returned: `key` at `lsn`, by a read that began after the
+/// model's first `after` events (seq() taken before the read).
+struct observed_read {
+    lsn_t lsn = 0;
+    std::string key;
+    std::uint64_t after = 0;
+};
 
 class wal_model {
 public:
@@ -66,6 +79,25 @@ public:
     /// The same check applied directly.
     std::string check(const std::vector<read_record>& records, lsn_t durable_watermark) const;
 
+    /// The number of events so far: a read that begins after this call is ordered after them.
+    std::uint64_t seq() const;
+    /// How many truncations were initiated, and whether one is running (for a check that a
+    /// watermark did not go down meanwhile).
+    std::pair<std::size_t, bool> truncation_state() const;
+    /// The GC point: records below it may be gone.
+    lsn_t gc_floor() const;
+
+    /// One record as a reader returned it (the value uncompressed): its key names a record an
+    /// append initiated, and its bytes and its place in an atomic batch are exactly that
+    /// record's. Returns an empty string, or what is wrong.
+    std::string check_entry(const read_record& r) const;
+    /// Everything readers returned, after the log was closed, against `final_log` (the log as
+    /// it was closed): a record whose append was acknowledged is at the LSN it reported; no
+    /// record is returned by a read that began after a completed truncation removed it; a read
+    /// that began after every truncation completed agrees with the final log at its LSN.
+    std::string check_reads(const std::vector<observed_read>& reads,
+                            const std::vector<read_record>& final_log) const;
+
     std::uint64_t acked_count() const;
     /// The LSN of the most recently acknowledged single record (0: none): a point outside any
     /// atomic batch, for truncate_after.
@@ -93,6 +125,7 @@ private:
         std::map<std::string, stream_state> streams;
         std::map<std::string, ack> acks;
         std::set<std::string> truncated_keys;
+        std::map<std::string, std::uint64_t> truncated_seq;  // key -> when it completed with errc::truncated
         std::vector<truncation> truncations;
         lsn_t gc_floor = 1;
         std::uint64_t seq = 0;

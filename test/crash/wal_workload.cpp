@@ -167,7 +167,7 @@ std::error_code wal_workload::close() {
     return ec;
 }
 
-std::string wal_workload::check_closed() {
+std::string wal_workload::check_closed(std::vector<read_record>* final_log) {
     const auto cut = disk_->power_cut(power_cut_plan::drop_all());
     wal_config cfg = cfg_;
     cfg.fs = cut;
@@ -178,7 +178,9 @@ std::string wal_workload::check_closed() {
         return "reopen after close and a power cut: " + ec.message() + " (" + why + ")";
     std::vector<read_record> got;
     if (auto err = read_log(*cut, crash_dir, got); !err.empty()) return err;
-    return model_.check(got, log->written_lsn());
+    auto result = model_.check(got, log->written_lsn());
+    if (final_log != nullptr) *final_log = std::move(got);
+    return result;
 }
 
 }  // namespace noriwal::test

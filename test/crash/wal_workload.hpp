@@ -47,7 +47,8 @@ public:
     /// A crash point now, taken by the calling thread.
     void crash_point(const std::string& where);
     /// After close: the log must reopen (after a power cut) and hold everything written.
-    std::string check_closed();
+    /// `final_log`, if given, receives its records.
+    std::string check_closed(std::vector<read_record>* final_log = nullptr);
 
 private:
     void after_op(const sim_event& ev, std::error_code ec);
