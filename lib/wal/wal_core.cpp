@@ -700,6 +700,9 @@ void wal_core::close_log(request* r) {
         finish(c.waiter);
     }
     released_.clear();
+    // The wal's watermarks before the readers' (as in publish_watermarks): a reader woken by
+    // the refresh never holds a record above what written_lsn() says.
+    written_lsn_.store(commit_.written(), std::memory_order_release);
     if (log_ && !ec) durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
     if (log_) {
         registry_->refresh(*log_);
