@@ -332,9 +332,16 @@ using open_handler = boost::asio::any_completion_handler<void(boost::system::err
 // Entry points of the compiled core (lib/wal/). `core` may be null (an empty wal): the
 // handler then completes with errc::closed.
 void start_open(wal::executor_type ex, wal_config cfg, open_handler h);
-void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h);
+// The appends also take the handler's associated executor, already tracked (see
+// handler_work in impl/wal.hpp): found before the handler is type-erased, it costs no
+// allocation for Asio's usual executors.
+void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
+                  boost::asio::any_completion_executor work);
 void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
-                        batch_handler h);
+                        batch_handler h, boost::asio::any_completion_executor work);
+/// The default executor of a wal's handlers (the one given to open, else the io_executor, else
+/// the writer's); empty for a null core.
+wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) noexcept;
 void start_flush(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_sync(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_close(const std::shared_ptr<wal_core>& core, done_handler h);

@@ -147,7 +147,12 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
     });
 }
 
-void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h) {
+wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) noexcept {
+    return core ? core->get_executor() : wal::executor_type{};
+}
+
+void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
+                  boost::asio::any_completion_executor work) {
     auto* op = append_op::acquire();
     op->handler.swap(
         h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
@@ -158,7 +163,7 @@ void start_append(const std::shared_ptr<wal_core>& core, const record& r, durabi
         reject_without_wal(op);
         return;
     }
-    op->work = tracked_executor(op->handler, core->default_executor());
+    op->work = std::move(work);
     // The caller's thread does the heavy part: payload CRC and compression.
     if (auto ec = encode_record(r, core->encoding(), op->encoded)) {
         op->ec = ec;
@@ -170,7 +175,7 @@ void start_append(const std::shared_ptr<wal_core>& core, const record& r, durabi
 }
 
 void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
-                        batch_handler h) {
+                        batch_handler h, boost::asio::any_completion_executor work) {
     auto* op = new batch_op;
     op->handler.swap(
         h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
@@ -181,7 +186,7 @@ void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const r
         reject_without_wal(op);
         return;
     }
-    op->work = tracked_executor(op->handler, core->default_executor());
+    op->work = std::move(work);
     if (records.empty()) {
         op->ec = errc::invalid_argument;
         core->reject(op);

@@ -3,10 +3,45 @@
 // queueing and completion are compiled once in the library, not in every user's file.
 #pragma once
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <new>
+#include <type_traits>
 #include <utility>
 
 namespace noriwal {
 namespace detail {
+
+/// `ex`, tracking outstanding work until the handler has run, type-erased. An any_io_executor
+/// that holds an io_context's executor (or a strand of one) is unwrapped first: erasing the
+/// any_io_executor itself would allocate a shared copy per operation.
+template <class Executor>
+boost::asio::any_completion_executor tracked_work(const Executor& ex) {
+    namespace asio = boost::asio;
+    const auto tracked = asio::execution::outstanding_work.tracked;
+    if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+        using io_executor = asio::io_context::executor_type;
+        if (const auto* io = ex.template target<io_executor>()) {
+            return asio::any_completion_executor(std::nothrow, asio::prefer(*io, tracked));
+        }
+        if (const auto* strand = ex.template target<asio::strand<io_executor>>()) {
+            return asio::any_completion_executor(std::nothrow, asio::prefer(*strand, tracked));
+        }
+    }
+    return asio::any_completion_executor(std::nothrow, asio::prefer(ex, tracked));
+}
+
+/// The handler's associated executor (by default the wal's), tracked. Empty for an empty wal,
+/// whose operations complete through the system executor.
+template <class Handler>
+boost::asio::any_completion_executor handler_work(const Handler& h, const std::shared_ptr<wal_core>& core) {
+    if (!core) return {};
+    return tracked_work(boost::asio::get_associated_executor(h, default_executor_of(core)));
+}
 
 // The initiation objects hold a handle, so that an operation not yet launched (asio::deferred)
 // keeps the log open.
@@ -22,7 +57,8 @@ struct initiate_append {
     std::shared_ptr<wal_core> core;
     template <class Handler>
     void operator()(Handler&& h, const record& r, durability d) const {
-        start_append(core, r, d, append_handler(std::forward<Handler>(h)));
+        auto work = handler_work(h, core);
+        start_append(core, r, d, append_handler(std::forward<Handler>(h)), std::move(work));
     }
 };
 
@@ -30,7 +66,8 @@ struct initiate_append_batch {
     std::shared_ptr<wal_core> core;
     template <class Handler>
     void operator()(Handler&& h, std::span<const record> records, durability d) const {
-        start_append_batch(core, records, d, batch_handler(std::forward<Handler>(h)));
+        auto work = handler_work(h, core);
+        start_append_batch(core, records, d, batch_handler(std::forward<Handler>(h)), std::move(work));
     }
 };
 
