@@ -380,40 +380,49 @@ BOOST_AUTO_TEST_CASE(last_handle_released_in_a_handler_on_the_io_executor) {
     wal_config cfg;
     cfg.dir = dir.path();
     cfg.fsync = fsync_policy::os();
-    cfg.max_segment_size = 1u << 20;  // a quick spare segment: run() waits for it
+    cfg.max_segment_size = 1u << 20;
     cfg.max_record_size = 1u << 10;
+    cfg.prealloc = preallocation::none;  // no zero-fill for run() to wait for: many quick rounds
     std::map<lsn_t, content> completed;
-    {
-        asio::io_context ioc(1);
-        cfg.io_executor = ioc.get_executor();
-        auto w = wal::open(cfg).log;
-        constexpr int n = 20;
-        std::vector<content> cs;
-        for (int i = 0; i < n; ++i) cs.push_back(make_content("k", i));
-        // The first handler to run holds the only other handle and drops it: the last one.
-        auto last = std::make_shared<wal>(w);
-        bool released = false;
-        for (int i = 0; i < n; ++i) {
-            w.async_append(as_record(cs[i]), [&, i, last](error_code ec, position p) {
-                BOOST_TEST(!ec);
-                if (!ec) completed[p.lsn] = cs[i];
-                if (!released) {
-                    released = true;
-                    *last = wal{};  // ~wal of the last handle, on the io_context's thread
-                }
-            });
+    // Several rounds on one directory, each with an io_context destroyed as soon as run()
+    // returns: the wal must be done with it by then (its strand and timers belong to it).
+    constexpr int rounds = 30, n = 10;
+    for (int round = 0; round < rounds; ++round) {
+        BOOST_TEST_CONTEXT("round " << round) {
+            asio::io_context ioc(1);
+            cfg.io_executor = ioc.get_executor();
+            std::error_code ec;
+            std::string why;
+            auto [w, info] = wal::open(cfg, ec, &why);
+            BOOST_TEST_REQUIRE(!ec, why);  // the previous round's close released the lock
+            BOOST_TEST(info.last_lsn == lsn_t(completed.size()));
+            std::vector<content> cs;
+            for (int i = 0; i < n; ++i) cs.push_back(make_content("r" + std::to_string(round) + "-", i));
+            // The first handler to run holds the only other handle and drops it: the last one.
+            auto last = std::make_shared<wal>(w);
+            bool released = false;
+            for (int i = 0; i < n; ++i) {
+                w.async_append(as_record(cs[i]), [&, i, last](error_code ec, position p) {
+                    BOOST_TEST(!ec);
+                    if (!ec) completed[p.lsn] = cs[i];
+                    if (!released) {
+                        released = true;
+                        *last = wal{};  // ~wal of the last handle, on the io_context's thread
+                    }
+                });
+            }
+            w = wal{};  // `*last` is now the only handle
+            ioc.run();  // no deadlock: the close runs on this io_context, then run() returns
+            BOOST_TEST(released);
+            BOOST_TEST(completed.size() == std::size_t((round + 1) * n));  // appends before the close
         }
-        w = wal{};  // `*last` is now the only handle
-        ioc.run();  // no deadlock: the close runs on this io_context, then run() returns
-        BOOST_TEST(released);
-        BOOST_TEST(completed.size() == std::size_t{n});  // appends before the close completed
     }
     cfg.io_executor = {};
     std::error_code ec;
     std::string why;
     auto again = wal::open(cfg, ec, &why);
-    BOOST_TEST_REQUIRE(!ec, why);  // the close released the directory lock
-    BOOST_TEST(again.recovery.last_lsn == lsn_t(completed.size()));
+    BOOST_TEST_REQUIRE(!ec, why);
+    BOOST_TEST(again.recovery.last_lsn == lsn_t{rounds * n});
     again.log.close();
     BOOST_TEST((read_back(dir.path()) == completed));
 }
