@@ -207,15 +207,19 @@ void wal_core::start_threads() {
         writer_id_ = writer_thread_.get_id();
         name_thread(writer_thread_, "noriwal-writer");
     }
-    sync_thread_ = std::thread([self = shared_from_this(), exited] {
+    sync_thread_ = std::thread([self = shared_from_this(), exited]() mutable {
         run_polling(self->sync_ctx_, self->cfg_.idle_spin);
+        auto work = std::move(self->sync_exit_work_);  // let go of after the core (close_log)
         exited(*self);
+        self.reset();
     });
     sync_id_ = sync_thread_.get_id();
     name_thread(sync_thread_, "noriwal-sync");
-    spare_thread_ = std::thread([self = shared_from_this(), exited] {
+    spare_thread_ = std::thread([self = shared_from_this(), exited]() mutable {
         self->spare_ctx_.run();
+        auto work = std::move(self->spare_exit_work_);  // let go of after the core (close_log)
         exited(*self);
+        self.reset();
     });
     spare_id_ = spare_thread_.get_id();
     name_thread(spare_thread_, "noriwal-spare");
@@ -705,7 +709,12 @@ void wal_core::close_log(request* r) {
     finish(r);
     if (!own_writer_thread_) {
         // No writer thread to end them: the sync and spare threads end once they are idle
-        // (no round is in flight now, and no more are started).
+        // (no round is in flight now, and no more are started). Either may hold the last
+        // reference to the core, whose strand and timers belong to the io_executor's context:
+        // each keeps work on that context until it has let go, so that run() cannot return
+        // (and the context be destroyed) before the core is gone.
+        sync_exit_work_ = writer_work();
+        spare_exit_work_ = writer_work();
         sync_guard_.reset();
         spare_guard_.reset();
     }
