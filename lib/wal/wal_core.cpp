@@ -308,9 +308,16 @@ void wal_core::shutdown() noexcept {
     if (shutdown_started_.exchange(true)) return;
     const bool own = cannot_wait_here();
     // Close, unless the log is closed already (then this close completes at once). It is
-    // queued behind every request initiated before, which complete normally.
+    // queued behind every request initiated before, which complete normally. A close that has
+    // already run needs none: with an io_executor that nothing runs any more, a request
+    // queued now would never be taken, nor freed.
+    bool closed;
+    {
+        std::lock_guard lk(state_mutex_);
+        closed = close_done_;
+    }
     try {
-        submit(new done_op(request_kind::close));
+        if (!closed) submit(new done_op(request_kind::close));
     } catch (...) {
         // Out of memory: the threads still end below; the engine's destructor releases the
         // files and the lock without the final sync.
