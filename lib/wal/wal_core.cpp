@@ -209,15 +209,19 @@ void wal_core::start_threads() {
         writer_id_ = writer_thread_.get_id();
         name_thread(writer_thread_, "noriwal-writer");
     }
-    sync_thread_ = std::thread([self = shared_from_this(), exited] {
+    sync_thread_ = std::thread([self = shared_from_this(), exited]() mutable {
         run_polling(self->sync_ctx_, self->cfg_.idle_spin);
+        auto work = std::move(self->sync_exit_work_);  // let go of after the core (close_log)
         exited(*self);
+        self.reset();
     });
     sync_id_ = sync_thread_.get_id();
     name_thread(sync_thread_, "noriwal-sync");
-    spare_thread_ = std::thread([self = shared_from_this(), exited] {
+    spare_thread_ = std::thread([self = shared_from_this(), exited]() mutable {
         self->spare_ctx_.run();
+        auto work = std::move(self->spare_exit_work_);  // let go of after the core (close_log)
         exited(*self);
+        self.reset();
     });
     spare_id_ = spare_thread_.get_id();
     name_thread(spare_thread_, "noriwal-spare");
@@ -307,9 +311,16 @@ void wal_core::shutdown() noexcept {
     if (shutdown_started_.exchange(true)) return;
     const bool own = cannot_wait_here();
     // Close, unless the log is closed already (then this close completes at once). It is
-    // queued behind every request initiated before, which complete normally.
+    // queued behind every request initiated before, which complete normally. A close that has
+    // already run needs none: with an io_executor that nothing runs any more, a request
+    // queued now would never be taken, nor freed.
+    bool closed;
+    {
+        std::lock_guard lk(state_mutex_);
+        closed = close_done_;
+    }
     try {
-        submit(new done_op(request_kind::close));
+        if (!closed) submit(new done_op(request_kind::close));
     } catch (...) {
         // Out of memory: the threads still end below; the engine's destructor releases the
         // files and the lock without the final sync.
@@ -716,7 +727,12 @@ void wal_core::close_log(request* r) {
     finish(r);
     if (!own_writer_thread_) {
         // No writer thread to end them: the sync and spare threads end once they are idle
-        // (no round is in flight now, and no more are started).
+        // (no round is in flight now, and no more are started). Either may hold the last
+        // reference to the core, whose strand and timers belong to the io_executor's context:
+        // each keeps work on that context until it has let go, so that run() cannot return
+        // (and the context be destroyed) before the core is gone.
+        sync_exit_work_ = writer_work();
+        spare_exit_work_ = writer_work();
         sync_guard_.reset();
         spare_guard_.reset();
     }

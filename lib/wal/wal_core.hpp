@@ -200,6 +200,9 @@ private:
         sync_guard_, spare_guard_;
     std::thread writer_thread_, sync_thread_, spare_thread_;
     std::thread::id writer_id_, sync_id_, spare_id_;
+    // With an io_executor: work on it, set by close_log, that the sync and spare threads keep
+    // until they have dropped their reference to the core.
+    boost::asio::any_io_executor sync_exit_work_, spare_exit_work_;
 
     // Intake (intake_mutex_).
     std::mutex intake_mutex_;
