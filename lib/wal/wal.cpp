@@ -136,7 +136,7 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
         auto ec = core->open_log(info, why);
         wal w;
         if (ec) {
-            core->shutdown();
+            core->abandon();
         } else {
             w = core->make_handle();
         }
@@ -269,7 +269,7 @@ wal::opened wal::open_on(executor_type ex, wal_config cfg, std::error_code& ec, 
     std::string line;
     ec = core->open_log(result.recovery, line);
     if (ec) {
-        core->shutdown();
+        core->abandon();
         if (why) *why = std::move(line);
         return {};
     }

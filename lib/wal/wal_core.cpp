@@ -307,6 +307,29 @@ std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     return {};
 }
 
+void wal_core::abandon() noexcept {
+    // Nothing was opened, so there is nothing to close: no request goes through the strand
+    // (with an io_executor nothing may run it), and the threads end once idle.
+    {
+        std::lock_guard lk(intake_mutex_);
+        closing_ = true;
+    }
+    if (!own_writer_thread_) {
+        try {
+            sync_exit_work_ = writer_work();  // as in close_log
+            spare_exit_work_ = writer_work();
+        } catch (...) {
+        }
+        sync_guard_.reset();
+        spare_guard_.reset();
+    }
+    {
+        std::lock_guard lk(state_mutex_);
+        close_done_ = true;
+    }
+    shutdown();
+}
+
 void wal_core::shutdown() noexcept {
     if (shutdown_started_.exchange(true)) return;
     const bool own = cannot_wait_here();

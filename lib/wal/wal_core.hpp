@@ -112,6 +112,8 @@ public:
     /// Closes the log (unless closed) and ends the threads, waiting at most shutdown_wait.
     /// From one of the core's own threads it cannot wait: the threads then end by themselves.
     void shutdown() noexcept;
+    /// Ends a core whose open_log failed: no close (there is no log), then shutdown().
+    void abandon() noexcept;
 
     // Caller threads.
     void submit(request* r);

@@ -487,4 +487,28 @@ BOOST_AUTO_TEST_CASE(validate_refuses_idle_spin_out_of_range) {
     }
 }
 
+// An open that fails with an io_executor nothing runs: there is no log to close through the
+// strand, so the open returns its error with the wal's threads already ended (none left behind
+// waiting for a close that nothing would run).
+BOOST_AUTO_TEST_CASE(failed_open_with_an_idle_io_executor_leaves_no_thread) {
+    test::temp_dir dir("noriwal-ioexec");
+    asio::io_context ioc;
+    wal_config cfg;
+    cfg.dir = dir.path();
+    cfg.io_executor = ioc.get_executor();
+    auto first = wal::open(cfg).log;
+    const auto before = thread_names();
+    for (int round = 0; round < 3; ++round) {
+        std::error_code ec;
+        auto second = wal::open(cfg, ec);
+        BOOST_TEST((ec == errc::locked));
+        BOOST_TEST(!second.log.is_open());
+        auto after = thread_names();
+        BOOST_TEST(after.count("noriwal-sync") == before.count("noriwal-sync"));
+        BOOST_TEST(after.count("noriwal-spare") == before.count("noriwal-spare"));
+    }
+    first.async_close([](boost::system::error_code) {});
+    ioc.run();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
