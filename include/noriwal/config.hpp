@@ -116,9 +116,9 @@ struct wal_config {
     /// on your own: a single-threaded io_context that both awaits and writes pays no thread
     /// hand-over per append. fdatasync and spare segments stay on the wal's own threads
     /// (except the final sync of close), and so does the recovery of async_open (a blocking
-    /// open recovers on its calling thread). See doc/api.md, "Threads". Never call the blocking conveniences (open,
-    /// append, sync, flush, close) on this executor's threads: they wait for work that only
-    /// those threads can do. The handlers' default executor, unless open was given one.
+    /// open recovers on its calling thread). See doc/api.md, "Threads". Never call the blocking conveniences
+    /// (open, append, sync, flush, close) on this executor's threads: they wait for work that only those
+    /// threads can do. The handlers' default executor, unless open was given one.
     boost::asio::any_io_executor io_executor;
     /// File access; null means the real (POSIX) file system.
     std::shared_ptr<file_system> fs;

@@ -36,6 +36,22 @@ void reject_without_wal(request* r) {
     boost::asio::post(boost::asio::system_executor(), [r] { wal_core::complete(r); });
 }
 
+/// The prologue every initiation shares: `op` takes the handler and the executor its handler
+/// completes on (`work`; empty: found from the handler now). Without a wal, `op` completes with
+/// errc::closed and false is returned.
+template <class Op, class Handler>
+bool adopt(Op* op, const std::shared_ptr<wal_core>& core, Handler& h,
+           boost::asio::any_completion_executor work) {
+    op->handler.swap(h);  // not operator=: in Boost 1.81 it recurses (through the converting constructor)
+    if (!core) {
+        op->work = tracked_executor(op->handler, boost::asio::system_executor());
+        reject_without_wal(op);
+        return false;
+    }
+    op->work = work ? std::move(work) : tracked_executor(op->handler, core->default_executor());
+    return true;
+}
+
 template <class Op>
 void install_cancellation(const std::shared_ptr<wal_core>& core, Op* op) {
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
@@ -154,16 +170,9 @@ wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) no
 void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
                   boost::asio::any_completion_executor work) {
     auto* op = append_op::acquire();
-    op->handler.swap(
-        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->dur = d;
     op->started = steady::now();
-    if (!core) {
-        op->work = tracked_executor(op->handler, boost::asio::system_executor());
-        reject_without_wal(op);
-        return;
-    }
-    op->work = std::move(work);
+    if (!adopt(op, core, h, std::move(work))) return;
     // The caller's thread does the heavy part: payload CRC and compression.
     if (auto ec = encode_record(r, core->encoding(), op->encoded)) {
         op->ec = ec;
@@ -177,16 +186,9 @@ void start_append(const std::shared_ptr<wal_core>& core, const record& r, durabi
 void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
                         batch_handler h, boost::asio::any_completion_executor work) {
     auto* op = new batch_op;
-    op->handler.swap(
-        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->dur = d;
     op->started = steady::now();
-    if (!core) {
-        op->work = tracked_executor(op->handler, boost::asio::system_executor());
-        reject_without_wal(op);
-        return;
-    }
-    op->work = std::move(work);
+    if (!adopt(op, core, h, std::move(work))) return;
     if (records.empty()) {
         op->ec = errc::invalid_argument;
         core->reject(op);
@@ -211,16 +213,8 @@ namespace {
 
 void start_done(const std::shared_ptr<wal_core>& core, request_kind kind, lsn_t lsn, done_handler h) {
     auto* op = new done_op(kind);
-    op->handler.swap(
-        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->lsn = lsn;
-    if (!core) {
-        op->work = tracked_executor(op->handler, boost::asio::system_executor());
-        reject_without_wal(op);
-        return;
-    }
-    op->work = tracked_executor(op->handler, core->default_executor());
-    core->submit(op);
+    if (adopt(op, core, h, {})) core->submit(op);
 }
 
 }  // namespace
@@ -243,16 +237,8 @@ void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done
 
 void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h) {
     auto* op = new count_op;
-    op->handler.swap(
-        h);  // not operator=: in Boost 1.81 it recurses (it copies through the converting constructor)
     op->before = p;
-    if (!core) {
-        op->work = tracked_executor(op->handler, boost::asio::system_executor());
-        reject_without_wal(op);
-        return;
-    }
-    op->work = tracked_executor(op->handler, core->default_executor());
-    core->submit(op);
+    if (adopt(op, core, h, {})) core->submit(op);
 }
 
 }  // namespace detail
