@@ -138,6 +138,15 @@ entry reader_core::make_entry(const record_view& rv, const std::shared_ptr<const
     return e;
 }
 
+bool reader_core::pass_record(const record_view& rv, std::uint64_t now_ns) noexcept {
+    last_offset_ = offset_;
+    offset_ += rv.size;
+    last_ = rv.lsn;
+    expected_ = rv.lsn + 1;
+    at_start_ = false;
+    return !(opts_.skip_expired && is_expired(rv, now_ns));
+}
+
 position reader_core::tell() const noexcept {
     if (!offset_known_) return {0, 0, expected_};
     return {seg_id_, offset_, expected_};
@@ -344,12 +353,7 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
         const auto st = decode_record(bytes, seg_id_, decode_limit(), rv);
         if (st == decode_status::ok && rv.lsn == expected_) {
             const std::uint64_t at = offset_;
-            last_offset_ = offset_;
-            offset_ += rv.size;
-            last_ = rv.lsn;
-            expected_ = rv.lsn + 1;
-            at_start_ = false;
-            if (opts_.skip_expired && is_expired(rv, now)) continue;
+            if (!pass_record(rv, now)) continue;
             entry e = make_entry(rv, map_, seg_id_, at, buf_, ec);
             if (ec) return std::nullopt;
             return e;
@@ -736,12 +740,7 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
         if (offset_ < bytes.size()) st = decode_record(bytes.subspan(offset_), seg_id_, decode_limit(), rv);
         if (st == decode_status::ok && rv.lsn == expected_) {
             const std::uint64_t at = offset_;
-            last_offset_ = offset_;
-            offset_ += rv.size;
-            last_ = rv.lsn;
-            expected_ = rv.lsn + 1;
-            at_start_ = false;
-            if (opts_.skip_expired && is_expired(rv, now)) continue;
+            if (!pass_record(rv, now)) continue;
             entry e = make_entry(rv, map_, seg_id_, at, buf_, ec);
             if (ec) return std::nullopt;
             return e;

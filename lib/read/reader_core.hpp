@@ -89,6 +89,9 @@ private:
     cursor_state save() const;
     void restore(cursor_state s);
     void drop_segment() noexcept;
+    /// Moves the cursor past `rv`, the record expected, found at offset_. False when it is to
+    /// be passed over (expired, with skip_expired).
+    bool pass_record(const record_view& rv, std::uint64_t now_ns) noexcept;
 
     // Wal readers.
     void refresh_snapshot();
