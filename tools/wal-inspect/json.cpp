@@ -1,4 +1,5 @@
 #include "json.hpp"
+#include "text.hpp"
 
 #include <charconv>
 #include <cstdio>
@@ -82,22 +83,11 @@ void append_string(std::string& out, std::string_view s) {
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F) continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
+        if (const auto esc = backslash_escape(c); !esc.empty()) {
+            out += esc;
+            continue;
+        }
         switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
             case '\b':
                 out += "\\b";
                 break;

@@ -73,6 +73,23 @@ std::string grouped(std::uint64_t n) {
     return out;
 }
 
+std::string_view backslash_escape(unsigned char c) noexcept {
+    switch (c) {
+        case '"':
+            return "\\\"";
+        case '\\':
+            return "\\\\";
+        case '\n':
+            return "\\n";
+        case '\r':
+            return "\\r";
+        case '\t':
+            return "\\t";
+        default:
+            return {};
+    }
+}
+
 std::string quoted_bytes(bytes_view b, std::size_t max) {
     static constexpr char hex[] = "0123456789abcdef";
     const std::size_t shown = max == 0 ? b.size() : std::min(max, b.size());
@@ -81,30 +98,14 @@ std::string quoted_bytes(bytes_view b, std::size_t max) {
     out.push_back('"');
     for (std::size_t i = 0; i < shown; ++i) {
         const auto c = std::to_integer<unsigned char>(b[i]);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c >= 0x20 && c < 0x7F) {
-                    out.push_back(static_cast<char>(c));
-                } else {
-                    out += "\\x";
-                    out.push_back(hex[c >> 4]);
-                    out.push_back(hex[c & 0xF]);
-                }
+        if (const auto esc = backslash_escape(c); !esc.empty()) {
+            out += esc;
+        } else if (c >= 0x20 && c < 0x7F) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xF]);
         }
     }
     out.push_back('"');

@@ -30,6 +30,9 @@ std::string grouped(std::uint64_t n);
 /// everything else, in double quotes. Longer than `max` bytes: the first `max`, then
 /// `…(+N B)`. max 0: no limit.
 std::string quoted_bytes(bytes_view b, std::size_t max);
+/// The two-character escape of `c` shared by quoted_bytes and JSON strings (\" \\ \n \r \t),
+/// or empty when `c` has none.
+std::string_view backslash_escape(unsigned char c) noexcept;
 
 std::string_view compression_name(compression c) noexcept;
 
