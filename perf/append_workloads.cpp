@@ -199,19 +199,6 @@ result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, s
     return r;
 }
 
-struct size_spec {
-    const char* name;
-    std::uint64_t bytes;
-    std::uint64_t await_records;
-    std::uint64_t pipelined_records;
-};
-
-constexpr size_spec sizes[] = {
-    {"100b", 100, 300'000, 2'000'000},
-    {"1k", 1024, 200'000, 1'000'000},
-    {"10k", 10 * 1024, 40'000, 100'000},
-};
-
 // Each workload also runs with the writer strand on the benchmark's own io_context (suffix
 // ".shared": wal_config::io_executor), where one thread awaits, frames and writes.
 constexpr struct {
@@ -228,7 +215,7 @@ std::vector<registration> register_all() {
     for (const auto& pl : placements) {
         const auto where = pl.where;
         for (const char* policy : {"os", "batch"}) {
-            for (const auto& size : sizes) {
+            for (const auto& size : append_sizes) {
                 const std::string base = std::string("append.") + policy + "." + size.name;
                 const auto p = policy_named(policy);
                 // Small records are bound by CPU work per record (compared with a memcpy and CRC

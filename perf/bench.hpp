@@ -146,6 +146,21 @@ struct registration {
 };
 
 /// Keeps the compiler from discarding a computed value.
+/// The record sizes of the append workloads and their default record counts (awaited one at a
+/// time, or pipelined): ours and their rocksdb. twins run the same.
+struct size_spec {
+    const char* name;
+    std::uint64_t bytes;
+    std::uint64_t await_records;
+    std::uint64_t pipelined_records;
+};
+
+inline constexpr size_spec append_sizes[] = {
+    {"100b", 100, 300'000, 2'000'000},
+    {"1k", 1024, 200'000, 1'000'000},
+    {"10k", 10 * 1024, 40'000, 100'000},
+};
+
 template <class T>
 inline void keep(const T& value) noexcept {
     asm volatile("" : : "r,m"(value) : "memory");

@@ -270,20 +270,6 @@ result recover(context& ctx, std::uint64_t n, std::uint64_t value_bytes) {
     return r;
 }
 
-struct size_spec {
-    const char* name;
-    std::uint64_t bytes;
-    std::uint64_t await_records;
-    std::uint64_t pipelined_records;
-};
-
-// The same scales as our append workloads (append_workloads.cpp).
-constexpr size_spec sizes[] = {
-    {"100b", 100, 300'000, 2'000'000},
-    {"1k", 1024, 200'000, 1'000'000},
-    {"10k", 10 * 1024, 40'000, 100'000},
-};
-
 int cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 std::vector<registration> register_all() {
@@ -296,7 +282,7 @@ std::vector<registration> register_all() {
         const std::string policy = mode == sync_mode::os ? "os" : "batch";
         const std::string how =
             mode == sync_mode::os ? "sync=false" : "sync=false, FlushWAL(true) every 5 ms";
-        for (const auto& size : sizes) {
+        for (const auto& size : append_sizes) {
             const std::string base = "append." + policy + "." + size.name;
             twin(base + ".await", std::string("one thread Puts ") + size.name + " values, " + how,
                  [mode, size](context& ctx) {
