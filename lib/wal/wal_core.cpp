@@ -315,10 +315,16 @@ void wal_core::abandon() noexcept {
         closing_ = true;
     }
     if (!own_writer_thread_) {
-        try {
-            sync_exit_work_ = writer_work();  // as in close_log
-            spare_exit_work_ = writer_work();
-        } catch (...) {
+        // Where shutdown() cannot wait for the threads (on one of them: async_open), they keep
+        // work on the io_executor until they have let go of the core, as in close_log. Where
+        // it waits and joins them, no such work is taken: releasing it, with nothing else
+        // outstanding, would stop an io_context that nobody runs yet.
+        if (cannot_wait_here()) {
+            try {
+                sync_exit_work_ = writer_work();
+                spare_exit_work_ = writer_work();
+            } catch (...) {
+            }
         }
         sync_guard_.reset();
         spare_guard_.reset();

@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -509,6 +510,27 @@ BOOST_AUTO_TEST_CASE(failed_open_with_an_idle_io_executor_leaves_no_thread) {
     }
     first.async_close([](boost::system::error_code) {});
     ioc.run();
+}
+
+// The same failed open leaves the io_context as it found it: not stopped, so that a later
+// run() still runs what is posted to it.
+BOOST_AUTO_TEST_CASE(failed_open_leaves_the_io_executor_runnable) {
+    test::temp_dir dir("noriwal-ioexec");
+    wal_config owner_cfg;
+    owner_cfg.dir = dir.path();
+    auto owner = wal::open(owner_cfg).log;  // holds the directory, on its own writer thread
+
+    asio::io_context ioc;
+    wal_config cfg = owner_cfg;
+    cfg.io_executor = ioc.get_executor();
+    std::error_code ec;
+    auto second = wal::open(cfg, ec);
+    BOOST_TEST((ec == errc::locked));
+    BOOST_TEST(!ioc.stopped());
+    bool ran = false;
+    asio::post(ioc, [&] { ran = true; });
+    ioc.run();
+    BOOST_TEST(ran);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
