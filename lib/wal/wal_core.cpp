@@ -5,6 +5,7 @@
 #include <noriwal/meter.hpp>
 #include <wal/requests.hpp>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -125,8 +126,8 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
       writer_(boost::asio::make_strand(
           own_writer_thread_ ? boost::asio::any_io_executor(writer_ctx_.get_executor()) : cfg_.io_executor)),
       commit_(cfg_.fsync),
-      batch_timer_(writer_),
-      maintenance_timer_(writer_) {
+      batch_timer_(sync_ctx_),
+      maintenance_timer_(sync_ctx_) {
     if (!cfg_.fs) cfg_.fs = posix_file_system();
     encoding_.default_compression = cfg_.default_compression;
     encoding_.compression_min_size = cfg_.compression_min_size;
@@ -888,12 +889,13 @@ void wal_core::arm_batch_timer() {
     // Never moved: it may fire early (the deadline only moves later), and then re-arms.
     batch_timer_armed_ = true;
     batch_timer_.expires_at(*at);
-    batch_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
-        batch_timer_armed_ = false;
-        if (ec || closed_) return;
-        commit_.on_timer(steady::now());
-        end_step();
-    });
+    batch_timer_.async_wait(boost::asio::bind_executor(
+        writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
+            batch_timer_armed_ = false;
+            if (ec || closed_) return;
+            commit_.on_timer(steady::now());
+            end_step();
+        }));
 }
 
 void wal_core::arm_maintenance_timer() {
@@ -913,11 +915,12 @@ void wal_core::arm_maintenance_timer() {
     if (maintenance_at_ && *maintenance_at_ <= *at) return;  // an earlier wake-up is armed
     maintenance_at_ = at;
     maintenance_timer_.expires_at(*at);  // cancels a later one
-    maintenance_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || closed_) return;
-        maintenance_at_.reset();
-        on_maintenance();
-    });
+    maintenance_timer_.async_wait(boost::asio::bind_executor(
+        writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || closed_) return;
+            maintenance_at_.reset();
+            on_maintenance();
+        }));
 }
 
 void wal_core::on_maintenance() {

@@ -223,6 +223,9 @@ private:
     bool closed_ = false;
     bool poisoned_ = false;
     position written_pos_;  // last record written (writer's copy)
+    // The timers wait on the sync thread's context and complete on the writer strand: so the
+    // strand's context (the wal's writer, or the io_executor's) gets no reactor from the wal,
+    // and running it costs no epoll_wait per handler.
     boost::asio::steady_timer batch_timer_;
     bool batch_timer_armed_ = false;
     boost::asio::steady_timer maintenance_timer_;
