@@ -18,6 +18,11 @@
 namespace noriwal::detail {
 namespace {
 
+// How far ahead of the record being decoded decode_record asks for memory (measured with a
+// scan of 1 KiB records: 1 to 3 KiB all help, nothing is worse than no prefetch).
+constexpr std::size_t prefetch_distance = 2048;
+constexpr std::size_t cache_line = 64;
+
 // Offsets of the record header fields.
 namespace field {
 constexpr std::size_t header_crc = 0;
@@ -235,6 +240,17 @@ decode_status decode_record(std::span<const std::byte> bytes, std::uint64_t segm
     const std::uint32_t body_len = le::load_u32(p + field::body_len);
     const std::uint32_t key_len = le::load_u32(p + field::key_len);
     const auto body = bytes.subspan(record_header_size, body_len);
+    // Records are read in order, and a reader's next record is usually the next bytes of a
+    // mapping that comes from memory, not the CPU cache: ask for the lines up to
+    // prefetch_distance past this record while this body's CRC runs. Each record asks for the
+    // lines its own length moved the window by, so every line is asked for about once.
+    {
+        const std::size_t end = static_cast<std::size_t>(out.size);
+        const std::size_t to = std::min<std::size_t>(bytes.size(), end + prefetch_distance);
+        const std::size_t from = end + (end < prefetch_distance ? prefetch_distance - end : 0);
+        for (std::size_t i = from; i < to; i += cache_line)
+            __builtin_prefetch(p + i);
+    }
     // The padding is not covered by a CRC; checking it keeps every byte of a record checked.
     if (le::load_u32(p + field::payload_crc) != mask_crc(crc32c(body)) ||
         !all_zero(bytes.subspan(record_header_size + body_len, out.size - record_header_size - body_len)))
