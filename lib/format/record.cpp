@@ -248,8 +248,7 @@ decode_status decode_record(std::span<const std::byte> bytes, std::uint64_t segm
         const std::size_t end = static_cast<std::size_t>(out.size);
         const std::size_t to = std::min<std::size_t>(bytes.size(), end + prefetch_distance);
         const std::size_t from = end + (end < prefetch_distance ? prefetch_distance - end : 0);
-        for (std::size_t i = from; i < to; i += cache_line)
-            __builtin_prefetch(p + i);
+        for (std::size_t i = from; i < to; i += cache_line) __builtin_prefetch(p + i);
     }
     // The padding is not covered by a CRC; checking it keeps every byte of a record checked.
     if (le::load_u32(p + field::payload_crc) != mask_crc(crc32c(body)) ||
