@@ -6,8 +6,11 @@
 #include <noriwal/reader.hpp>
 #include <noriwal/wal.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <unistd.h>
 #include <atomic>
@@ -94,6 +97,43 @@ result scan_1k(context& ctx) {
     return r;
 }
 
+// The same scan as scan.1k, but by a coroutine that co_awaits async_next for each record on
+// a single-threaded io_context: what replaying a log asynchronously costs per record (each
+// record is posted to the coroutine's context, none goes through another thread).
+result scan_1k_async(context& ctx) {
+    const std::uint64_t n = ctx.records(200'000);
+    const std::uint64_t value_bytes = ctx.value_bytes(1024);
+    auto w = wal::open(read_config(ctx)).log;
+    fill(w, n, value_bytes);
+
+    boost::asio::io_context ioc;
+    std::uint64_t bytes = 0;
+    std::uint64_t count = 0;
+    result r;
+    auto rd = w.make_reader();
+    const stopwatch total;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            while (count < n) {
+                entry e = co_await rd.async_next(boost::asio::use_awaitable);
+                bytes += e.key().size() + e.value().size();
+                ++count;
+            }
+        },
+        boost::asio::detached);
+    ioc.run();
+    r.seconds = total.seconds();
+    if (count != n)
+        throw std::runtime_error("scan.1k.async: read " + std::to_string(count) + " records, expected " +
+                                 std::to_string(n));
+    keep(bytes);
+    r.records = n;
+    r.value_bytes = value_bytes;
+    r.bytes = bytes;
+    return r;
+}
+
 // append -> a reader waiting in async_next completes: the time from just before the append is
 // initiated until the reader's handler runs, one record at a time (the next append starts
 // after the reader saw the previous one). os policy: no fsync in the path.
@@ -146,6 +186,9 @@ result tail_latency(context& ctx) {
 const registration regs[] = {
     registration{{"scan.1k", "sequential scan of 200 000 x 1 KiB records by a new reader, page cache warm",
                   scan_1k, "raw.memcpy_crc", rate::mb_per_s}},
+    registration{{"scan.1k.async",
+                  "scan.1k by a coroutine co_awaiting async_next per record on one io_context thread",
+                  scan_1k_async, "scan.1k", rate::mb_per_s}},
     registration{{"tail.latency",
                   "append -> a tailing reader's async_next completes (p50/p99), os policy",
                   tail_latency,

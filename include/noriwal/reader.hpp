@@ -40,6 +40,7 @@
 #include <noriwal/position.hpp>
 #include <noriwal/record.hpp>
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -265,7 +266,10 @@ namespace detail {
 using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, entry)>;
 
 /// The compiled body of async_next. `core` may be null (an empty reader): errc::closed.
-void start_next(const std::shared_ptr<reader_core>& core, next_handler h);
+/// `at_once`: the handler's executor, never running a function inline (impl/reader.hpp), or
+/// empty.
+void start_next(const std::shared_ptr<reader_core>& core, next_handler h,
+                boost::asio::any_completion_executor at_once);
 
 }  // namespace detail
 

@@ -27,9 +27,10 @@ namespace detail {
 
 class next_op final : public tail_waiter, public std::enable_shared_from_this<next_op> {
 public:
-    next_op(std::shared_ptr<reader_core> core, next_handler h)
+    next_op(std::shared_ptr<reader_core> core, next_handler h, boost::asio::any_completion_executor at_once)
         : core_(std::move(core)),
           handler_(std::move(h)),
+          at_once_(std::move(at_once)),
           ex_(boost::asio::prefer(
               boost::asio::get_associated_executor(
                   handler_, boost::asio::any_completion_executor(std::nothrow, core_->executor())),
@@ -129,8 +130,7 @@ private:
             state_ = state::running;  // the log changed meanwhile: look again
             lk.unlock();
             auto self = shared_from_this();
-            boost::asio::post(core_->executor(),
-                              [self] { self->ex_.execute([self] { self->attempt(true); }); });
+            later([self] { self->attempt(true); });
         }
     }
 
@@ -142,16 +142,25 @@ private:
         }
     }
 
-    // Never inside the initiating function (nor inside the emission of a cancellation
-    // signal): through the reader's executor, then on the handler's.
-    void deliver_later(const boost::system::error_code& ec, entry e) {
-        auto self = shared_from_this();
-        boost::asio::post(core_->executor(), [self, ec, e = std::move(e)]() mutable {
-            auto& ex = self->ex_;
-            ex.execute([self = std::move(self), ec, e = std::move(e)]() mutable {
-                self->deliver(ec, std::move(e));
-            });
+    // Runs `f` on the handler's executor, never inside the initiating function (nor inside
+    // the emission of a cancellation signal): posted there when the handler's executor can
+    // promise not to run it inline, otherwise through the reader's executor first.
+    template <class F>
+    void later(F&& f) {
+        if (at_once_) {
+            // A copy: the function may run, and deliver() release at_once_, before execute returns.
+            auto ex = at_once_;
+            ex.execute(std::forward<F>(f));
+            return;
+        }
+        boost::asio::post(core_->executor(), [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+            self->ex_.execute(std::move(f));
         });
+    }
+
+    void deliver_later(const boost::system::error_code& ec, entry e) {
+        later(
+            [self = shared_from_this(), ec, e = std::move(e)]() mutable { self->deliver(ec, std::move(e)); });
     }
 
     void deliver(const boost::system::error_code& ec, entry e) {
@@ -165,11 +174,13 @@ private:
         if (cancellable_) boost::asio::get_associated_cancellation_slot(h).clear();
         timer_.reset();
         auto work = std::move(ex_);  // outstanding work ends after the handler has run
+        auto work_at_once = std::move(at_once_);
         std::move(h)(ec, std::move(e));
     }
 
     std::shared_ptr<reader_core> core_;
     next_handler handler_;
+    boost::asio::any_completion_executor at_once_;  // may be empty
     boost::asio::any_completion_executor ex_;
     std::mutex m_;
     state state_ = state::running;
@@ -178,7 +189,8 @@ private:
     std::optional<boost::asio::steady_timer> timer_;
 };
 
-void start_next(const std::shared_ptr<reader_core>& core, next_handler h) {
+void start_next(const std::shared_ptr<reader_core>& core, next_handler h,
+                boost::asio::any_completion_executor at_once) {
     if (!core) {
         boost::asio::post(boost::asio::system_executor(), [h = std::move(h)]() mutable {
             auto ex = boost::asio::get_associated_executor(h, boost::asio::system_executor());
@@ -188,7 +200,7 @@ void start_next(const std::shared_ptr<reader_core>& core, next_handler h) {
         });
         return;
     }
-    std::make_shared<next_op>(core, std::move(h))->start();
+    std::make_shared<next_op>(core, std::move(h), std::move(at_once))->start();
 }
 
 }  // namespace detail

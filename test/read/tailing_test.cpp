@@ -9,18 +9,23 @@
 #include "support/sim_disk.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <future>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace noriwal;
 using noriwal::test::engine_log;
@@ -74,6 +79,76 @@ BOOST_AUTO_TEST_CASE(async_next_is_never_completed_inside_the_initiating_functio
     BOOST_TEST_REQUIRE(got.has_value());
     BOOST_TEST(!got->ec);
     BOOST_TEST(str(got->e.key()) == "a");
+}
+
+// A handler with an executor of its own gets a record that is already there by a post to that
+// executor: not inside the initiating function, even when that is called on the executor's own
+// thread, and without a turn through the reader's executor (never run here).
+BOOST_AUTO_TEST_CASE(a_record_already_there_is_posted_straight_to_the_handlers_executor) {
+    engine_log log(sim_config());
+    log.put("a", "1");
+    log.put("b", "2");
+    asio::io_context reader_ctx;
+    asio::io_context handler_ctx;
+    auto r = log.make_reader({}, reader_ctx.get_executor());
+    std::vector<std::string> keys;
+    bool initiated = false;
+    bool inline_call = false;
+    bool off_thread = false;
+    auto handler = [&](boost::system::error_code ec, entry e) {
+        BOOST_TEST(!ec);
+        inline_call = inline_call || !initiated;
+        off_thread = off_thread || !handler_ctx.get_executor().running_in_this_thread();
+        keys.push_back(str(e.key()));
+    };
+    asio::post(handler_ctx, [&] {
+        r.async_next(asio::bind_executor(handler_ctx, handler));
+        initiated = true;
+    });
+    while (handler_ctx.poll() > 0) {
+    }
+    BOOST_TEST(keys == std::vector<std::string>{"a"});
+    // The same through a strand of the context.
+    initiated = false;
+    handler_ctx.restart();  // it ran out of work
+    auto strand = asio::make_strand(handler_ctx);
+    asio::post(strand, [&] {
+        r.async_next(asio::bind_executor(strand, handler));
+        initiated = true;
+    });
+    while (handler_ctx.poll() > 0) {
+    }
+    BOOST_TEST(keys == (std::vector<std::string>{"a", "b"}));
+    BOOST_TEST(!inline_call);
+    BOOST_TEST(!off_thread);
+    BOOST_TEST(reader_ctx.poll() == 0u);  // nothing went through the reader's executor
+}
+
+// A coroutine replaying a backlog: each co_await resumes on the coroutine's own context.
+BOOST_AUTO_TEST_CASE(a_coroutine_reads_a_backlog_on_its_own_context) {
+    engine_log log(sim_config());
+    for (int i = 0; i < 50; ++i) log.put("k" + std::to_string(i), "v");
+    asio::io_context reader_ctx;
+    asio::io_context ioc;
+    auto r = log.make_reader({}, reader_ctx.get_executor());
+    std::vector<std::string> keys;
+    bool finished = false;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 50; ++i) {
+                entry e = co_await r.async_next(asio::use_awaitable);
+                keys.push_back(str(e.key()));
+            }
+            finished = true;
+        },
+        asio::detached);
+    while (ioc.poll() > 0) {
+    }
+    BOOST_TEST_REQUIRE(finished);
+    BOOST_TEST(keys.size() == 50u);
+    for (std::size_t i = 0; i < keys.size(); ++i) BOOST_TEST(keys[i] == "k" + std::to_string(i));
+    BOOST_TEST(reader_ctx.poll() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(waiting_async_next_wakes_on_append_and_ends_on_close) {

@@ -1,9 +1,57 @@
 // Template bodies of noriwal::reader (include/noriwal/reader.hpp).
 #pragma once
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/system_executor.hpp>
+
+#include <new>
+#include <type_traits>
 #include <utility>
 
 namespace noriwal {
+namespace detail {
+
+/// `ex` asked never to run a function inside execute(), tracking outstanding work, type-erased;
+/// empty when `ex` cannot promise that. An any_io_executor that holds an io_context's executor
+/// (or a strand of one) is unwrapped first, so that no shared copy of it is allocated.
+template <class Executor>
+boost::asio::any_completion_executor never_inline(const Executor& ex) {
+    namespace asio = boost::asio;
+    namespace execution = asio::execution;
+    if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+        using io_executor = asio::io_context::executor_type;
+        if (const auto* io = ex.template target<io_executor>()) return never_inline(*io);
+        if (const auto* strand = ex.template target<asio::strand<io_executor>>())
+            return never_inline(*strand);
+    }
+    if constexpr (asio::can_require<Executor, execution::blocking_t::never_t>::value) {
+        return asio::any_completion_executor(
+            std::nothrow,
+            asio::prefer(asio::require(ex, execution::blocking.never), execution::outstanding_work.tracked));
+    } else {
+        return {};
+    }
+}
+
+/// Where async_next delivers a result it has at once: the handler's own executor, when it can
+/// post; empty for a handler without one (it completes through the reader's executor).
+template <class Handler>
+boost::asio::any_completion_executor at_once_executor(const Handler& h) {
+    using associated = boost::asio::associated_executor_t<Handler, boost::asio::system_executor>;
+    if constexpr (std::is_same_v<associated, boost::asio::system_executor>) {
+        return {};
+    } else {
+        return never_inline(boost::asio::get_associated_executor(h));
+    }
+}
+
+}  // namespace detail
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry)) CompletionToken>
 auto reader::async_next(CompletionToken&& token) {
@@ -11,7 +59,8 @@ auto reader::async_next(CompletionToken&& token) {
     // executor, allocator and cancellation slot.
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, entry)>(
         [](auto handler, std::shared_ptr<detail::reader_core> core) {
-            detail::start_next(core, detail::next_handler(std::move(handler)));
+            auto at_once = detail::at_once_executor(handler);
+            detail::start_next(core, detail::next_handler(std::move(handler)), std::move(at_once));
         },
         token, core_);
 }
