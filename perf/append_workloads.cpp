@@ -242,12 +242,7 @@ std::vector<registration> register_all() {
                                            baseline, compare});
             }
         }
-        const struct {
-            const char* suffix;
-            int writers;
-            std::uint64_t records;
-        } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
-        for (const auto& c : concurrent) {
+        for (const auto& c : concurrent_writers) {
             regs.emplace_back(workload{std::string("append.always.1k.") + c.suffix + pl.suffix,
                                        std::to_string(c.writers) +
                                            " coroutine(s) each co_await 1 KiB appends, fsync_policy::always" +

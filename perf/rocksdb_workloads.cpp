@@ -296,12 +296,7 @@ std::vector<registration> register_all() {
                  });
         }
     }
-    const struct {
-        const char* suffix;
-        int writers;
-        std::uint64_t records;
-    } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
-    for (const auto& c : concurrent) {
+    for (const auto& c : concurrent_writers) {
         twin(std::string("append.always.1k.") + c.suffix,
              std::to_string(c.writers) + " thread(s) each Put 1 KiB values, sync=true", [c](context& ctx) {
                  return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(c.records), c.writers,
