@@ -253,12 +253,7 @@ std::vector<registration> register_all() {
                                        },
                                        "raw.fdatasync.prezeroed.1k", rate::records_per_s});
         }
-        const struct {
-            const char* suffix;
-            std::size_t batch;
-            std::uint64_t records;
-        } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
-        for (const auto& b : batches) {
+        for (const auto& b : append_batches) {
             regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix + pl.suffix,
                                        "one coroutine co_awaits atomic batches of " +
                                            std::to_string(b.batch) + " 1 KiB records, fsync_policy::always" +

@@ -303,12 +303,7 @@ std::vector<registration> register_all() {
                              1);
              });
     }
-    const struct {
-        const char* suffix;
-        std::size_t batch;
-        std::uint64_t records;
-    } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
-    for (const auto& b : batches) {
+    for (const auto& b : append_batches) {
         twin(std::string("append_batch.always.1k.") + b.suffix,
              "one thread writes WriteBatches of " + std::to_string(b.batch) + " 1 KiB Puts, sync=true",
              [b](context& ctx) {
