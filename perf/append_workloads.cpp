@@ -242,12 +242,7 @@ std::vector<registration> register_all() {
                                            baseline, compare});
             }
         }
-        const struct {
-            const char* suffix;
-            int writers;
-            std::uint64_t records;
-        } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
-        for (const auto& c : concurrent) {
+        for (const auto& c : concurrent_writers) {
             regs.emplace_back(workload{std::string("append.always.1k.") + c.suffix + pl.suffix,
                                        std::to_string(c.writers) +
                                            " coroutine(s) each co_await 1 KiB appends, fsync_policy::always" +
@@ -258,12 +253,7 @@ std::vector<registration> register_all() {
                                        },
                                        "raw.fdatasync.prezeroed.1k", rate::records_per_s});
         }
-        const struct {
-            const char* suffix;
-            std::size_t batch;
-            std::uint64_t records;
-        } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
-        for (const auto& b : batches) {
+        for (const auto& b : append_batches) {
             regs.emplace_back(workload{std::string("append_batch.always.1k.") + b.suffix + pl.suffix,
                                        "one coroutine co_awaits atomic batches of " +
                                            std::to_string(b.batch) + " 1 KiB records, fsync_policy::always" +

@@ -161,6 +161,34 @@ inline constexpr size_spec append_sizes[] = {
     {"10k", 10 * 1024, 40'000, 100'000},
 };
 
+/// The writer counts of the concurrent 1 KiB fsync_policy::always append workloads ("await":
+/// one writer) and their default record counts: ours and their rocksdb twins run the same.
+struct writers_spec {
+    const char* suffix;
+    int writers;
+    std::uint64_t records;
+};
+
+inline constexpr writers_spec concurrent_writers[] = {
+    {"await", 1, 5'000},
+    {"w8", 8, 40'000},
+    {"w64", 64, 150'000},
+};
+
+/// The batch sizes of the 1 KiB fsync_policy::always atomic batch workloads and their default
+/// record counts: ours and their rocksdb twins run the same.
+struct batch_spec {
+    const char* suffix;
+    std::size_t batch;
+    std::uint64_t records;
+};
+
+inline constexpr batch_spec append_batches[] = {
+    {"b10", 10, 50'000},
+    {"b100", 100, 200'000},
+    {"b1000", 1000, 500'000},
+};
+
 template <class T>
 inline void keep(const T& value) noexcept {
     asm volatile("" : : "r,m"(value) : "memory");

@@ -296,24 +296,14 @@ std::vector<registration> register_all() {
                  });
         }
     }
-    const struct {
-        const char* suffix;
-        int writers;
-        std::uint64_t records;
-    } concurrent[] = {{"await", 1, 5'000}, {"w8", 8, 40'000}, {"w64", 64, 150'000}};
-    for (const auto& c : concurrent) {
+    for (const auto& c : concurrent_writers) {
         twin(std::string("append.always.1k.") + c.suffix,
              std::to_string(c.writers) + " thread(s) each Put 1 KiB values, sync=true", [c](context& ctx) {
                  return puts(ctx, sync_mode::always, ctx.value_bytes(1024), ctx.records(c.records), c.writers,
                              1);
              });
     }
-    const struct {
-        const char* suffix;
-        std::size_t batch;
-        std::uint64_t records;
-    } batches[] = {{"b10", 10, 50'000}, {"b100", 100, 200'000}, {"b1000", 1000, 500'000}};
-    for (const auto& b : batches) {
+    for (const auto& b : append_batches) {
         twin(std::string("append_batch.always.1k.") + b.suffix,
              "one thread writes WriteBatches of " + std::to_string(b.batch) + " 1 KiB Puts, sync=true",
              [b](context& ctx) {

@@ -169,35 +169,9 @@ std::optional<entry> reader_core::next(std::error_code& ec) {
     }
 }
 
-std::error_code reader_core::seek_start() {
-    if (registry_) {
-        refresh_snapshot();
-        sticky_.clear();
-        drop_segment();
-        offset_known_ = false;
-        at_start_ = true;
-        expected_ = first_;
-        last_ = first_ - 1;
-        last_offset_ = 0;
-        return {};
-    }
-    return seek_dir(0, false);
-}
+std::error_code reader_core::seek_start() { return registry_ ? seek_wal_edge(false) : seek_dir(0, false); }
 
-std::error_code reader_core::seek_end() {
-    if (registry_) {
-        refresh_snapshot();
-        sticky_.clear();
-        drop_segment();
-        offset_known_ = false;
-        at_start_ = false;
-        expected_ = limit_ + 1;
-        last_ = limit_;
-        last_offset_ = 0;
-        return {};
-    }
-    return seek_dir(0, true);
-}
+std::error_code reader_core::seek_end() { return registry_ ? seek_wal_edge(true) : seek_dir(0, true); }
 
 std::error_code reader_core::seek(lsn_t lsn) {
     if (lsn == 0) return errc::invalid_argument;
@@ -387,6 +361,18 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
     }
     ec = errc::corrupted;
     return std::nullopt;
+}
+
+std::error_code reader_core::seek_wal_edge(bool to_end) {
+    refresh_snapshot();
+    sticky_.clear();
+    drop_segment();
+    offset_known_ = false;
+    at_start_ = !to_end;
+    expected_ = to_end ? limit_ + 1 : first_;
+    last_ = expected_ - 1;
+    last_offset_ = 0;
+    return {};
 }
 
 std::error_code reader_core::seek_wal(lsn_t lsn) {

@@ -101,6 +101,9 @@ private:
                             std::uint64_t& out_offset);
     std::optional<entry> try_next_wal(std::error_code& ec);
     std::error_code seek_wal(lsn_t lsn);
+    /// Moves the cursor before the log's first record (seek_start) or after its last
+    /// (seek_end, `to_end`), as the registry reports them now.
+    std::error_code seek_wal_edge(bool to_end);
 
     // Directory readers.
     std::error_code list_directory();

@@ -4,6 +4,32 @@
 
 namespace noriwal::test {
 
+namespace {
+
+// The atomic batch a stream's record n belongs to, as the range of n it covers: [n, n] for a
+// single append.
+struct batch_range {
+    bool in_batch = false;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+};
+
+batch_range batch_of(const std::map<std::uint64_t, std::uint64_t>& batches, std::uint64_t n) {
+    auto b = batches.upper_bound(n);
+    if (b == batches.begin() || std::prev(b)->second < n) return {false, n, n};
+    return {true, std::prev(b)->first, std::prev(b)->second};
+}
+
+// The type record n must carry given its place in its batch.
+detail::record_type expected_type(const batch_range& b, std::uint64_t n) {
+    return b.first == b.last ? detail::record_type::full
+           : n == b.first    ? detail::record_type::first
+           : n == b.last     ? detail::record_type::last
+                             : detail::record_type::middle;
+}
+
+}  // namespace
+
 record_content wal_model::next(const std::string& stream, std::size_t max_value) {
     std::lock_guard g(mutex_);
     auto& st = s_.streams[stream];
@@ -38,9 +64,7 @@ void wal_model::acked(const record_content& c, lsn_t lsn, bool durable) {
     bool truncating = false;
     for (const auto& t : s_.truncations) truncating = truncating || !t.done;
     if (!truncating && parse_content_key(c.key, stream, n)) {
-        const auto& batches = s_.streams[stream].batches;
-        auto b = batches.upper_bound(n);
-        if (b == batches.begin() || std::prev(b)->second < n) s_.last_single = lsn;
+        if (!batch_of(s_.streams[stream].batches, n).in_batch) s_.last_single = lsn;
     }
 }
 
@@ -116,12 +140,10 @@ std::string wal_model::check_entry(const read_record& r) const {
         why << "LSN " << r.lsn << " holds key '" << key << "', which no append initiated (a phantom record)";
         return why.str();
     }
-    const auto& batches = st->second.batches;
-    auto b = batches.upper_bound(n);
-    const bool in_batch = b != batches.begin() && std::prev(b)->second >= n;
-    const std::uint64_t bf = in_batch ? std::prev(b)->first : n;
-    const std::uint64_t bl = in_batch ? std::prev(b)->second : n;
-    const std::size_t max_value = in_batch ? st->second.batch_max_value : st->second.max_value;
+    const batch_range batch = batch_of(st->second.batches, n);
+    const std::uint64_t bf = batch.first;
+    const std::uint64_t bl = batch.last;
+    const std::size_t max_value = batch.in_batch ? st->second.batch_max_value : st->second.max_value;
     const record_content want = make_content(stream, n, max_value);
     if (!same_content(r, want)) {
         why << "LSN " << r.lsn << " (key '" << key << "') holds a value of " << r.value.size()
@@ -130,10 +152,7 @@ std::string wal_model::check_entry(const read_record& r) const {
             << " (a torn or stale record)";
         return why.str();
     }
-    const auto type = bf == bl  ? detail::record_type::full
-                      : n == bf ? detail::record_type::first
-                      : n == bl ? detail::record_type::last
-                                : detail::record_type::middle;
+    const auto type = expected_type(batch, n);
     if (r.type != type) {
         why << "LSN " << r.lsn << " (" << key << ") has record type " << static_cast<int>(r.type)
             << ", expected " << static_cast<int>(type) << " (batch " << stream << "/" << bf << ".." << bl
@@ -274,12 +293,10 @@ std::string wal_model::check(const state& s, const state& allowed, const std::ve
             return why.str();
         }
         // Batches: the whole range of a batch, in order, with its record types.
-        const auto& batches = st->second.batches;
-        auto b = batches.upper_bound(n);
-        const bool in_batch = b != batches.begin() && std::prev(b)->second >= n;
-        const std::uint64_t bf = in_batch ? std::prev(b)->first : n;
-        const std::uint64_t bl = in_batch ? std::prev(b)->second : n;
-        const std::size_t max_value = in_batch ? st->second.batch_max_value : st->second.max_value;
+        const batch_range batch = batch_of(st->second.batches, n);
+        const std::uint64_t bf = batch.first;
+        const std::uint64_t bl = batch.last;
+        const std::size_t max_value = batch.in_batch ? st->second.batch_max_value : st->second.max_value;
         if (!same_content(r, make_content(stream, n, max_value))) {
             why << "LSN " << r.lsn << " (key '" << key
                 << "') does not hold the bytes appended (a torn or stale record)";
@@ -315,10 +332,7 @@ std::string wal_model::check(const state& s, const state& allowed, const std::ve
                 }
             }
         }
-        const auto want = bf == bl  ? detail::record_type::full
-                          : n == bf ? detail::record_type::first
-                          : n == bl ? detail::record_type::last
-                                    : detail::record_type::middle;
+        const auto want = expected_type(batch, n);
         if (r.type != want) {
             why << "LSN " << r.lsn << " (" << key << ") has record type " << static_cast<int>(r.type)
                 << ", expected " << static_cast<int>(want);

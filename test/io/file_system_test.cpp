@@ -15,6 +15,7 @@
 
 using namespace noriwal;
 using noriwal::test::bytes_of;
+using noriwal::test::pattern_bytes;
 using noriwal::test::read_file;
 
 namespace {
@@ -49,14 +50,6 @@ std::unique_ptr<file> create(file_system& fs, const std::filesystem::path& p) {
 }
 
 std::string as_text(const std::vector<std::byte>& b) { return std::string(as_string(b)); }
-
-// Bytes whose value depends on their position, so that a misplaced buffer shows.
-std::vector<std::byte> pattern(std::size_t n, std::size_t seed) {
-    std::vector<std::byte> out(n);
-    for (std::size_t i = 0; i < n; ++i)
-        out[i] = std::byte(static_cast<unsigned char>((i * 31 + seed * 7) % 251));
-    return out;
-}
 
 }  // namespace
 
@@ -108,7 +101,7 @@ void vector_write_places_buffers_one_after_another(world& w) {
     const auto& dir = w.root;
     auto f = create(*fs, dir / "f");
     std::vector<std::vector<std::byte>> store;
-    for (std::size_t i = 0; i < 100; ++i) store.push_back(pattern(i % 7 == 0 ? 0 : i * 13 % 300, i));
+    for (std::size_t i = 0; i < 100; ++i) store.push_back(pattern_bytes(i % 7 == 0 ? 0 : i * 13 % 300, i));
     std::vector<std::span<const std::byte>> buffers(store.begin(), store.end());
     BOOST_TEST(!f->write_at(5, buffers));
     std::vector<std::byte> expected(5);
@@ -123,7 +116,7 @@ void size_truncate_and_allocate(world& w) {
     auto& fs = w.fs;
     const auto& dir = w.root;
     auto f = create(*fs, dir / "f");
-    BOOST_TEST(!f->write_at(0, pattern(1000, 1)));
+    BOOST_TEST(!f->write_at(0, pattern_bytes(1000, 1)));
     std::uint64_t size = 0;
     BOOST_TEST(!f->size(size));
     BOOST_TEST(size == 1000u);

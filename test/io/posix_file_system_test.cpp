@@ -21,6 +21,7 @@
 
 using namespace noriwal;
 using noriwal::test::bytes_of;
+using noriwal::test::pattern_bytes;
 using noriwal::test::read_file;
 using noriwal::test::temp_dir;
 
@@ -33,14 +34,6 @@ std::unique_ptr<file> create(file_system& fs, const std::filesystem::path& p) {
     return f;
 }
 
-// Bytes whose value depends on their position, so that a misplaced buffer shows.
-std::vector<std::byte> pattern(std::size_t n, std::size_t seed) {
-    std::vector<std::byte> out(n);
-    for (std::size_t i = 0; i < n; ++i)
-        out[i] = std::byte(static_cast<unsigned char>((i * 31 + seed * 7) % 251));
-    return out;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(posix_file_system_suite)
@@ -51,7 +44,7 @@ BOOST_AUTO_TEST_CASE(vector_write_of_more_buffers_than_iov_max) {
     auto f = create(*fs, dir / "f");
     const std::size_t n = 3 * IOV_MAX + 17;
     std::vector<std::vector<std::byte>> store;
-    for (std::size_t i = 0; i < n; ++i) store.push_back(pattern(i % 5 == 0 ? 0 : 1 + i % 64, i));
+    for (std::size_t i = 0; i < n; ++i) store.push_back(pattern_bytes(i % 5 == 0 ? 0 : 1 + i % 64, i));
     std::vector<std::span<const std::byte>> buffers(store.begin(), store.end());
     BOOST_TEST(!f->write_at(0, buffers));
     std::vector<std::byte> expected;
@@ -84,12 +77,13 @@ BOOST_AUTO_TEST_CASE(map_outlives_the_handle_and_the_name) {
     temp_dir dir;
     auto fs = posix_file_system();
     auto f = create(*fs, dir / "f");
-    BOOST_TEST(!f->write_at(0, pattern(8192, 3)));
+    BOOST_TEST(!f->write_at(0, pattern_bytes(8192, 3)));
     std::shared_ptr<const mapped_region> region;
     BOOST_TEST_REQUIRE(!f->map(8192, region));
     f.reset();
     BOOST_TEST(!fs->remove(dir / "f"));
-    BOOST_TEST((std::vector<std::byte>(region->bytes().begin(), region->bytes().end()) == pattern(8192, 3)));
+    BOOST_TEST(
+        (std::vector<std::byte>(region->bytes().begin(), region->bytes().end()) == pattern_bytes(8192, 3)));
 }
 
 BOOST_AUTO_TEST_CASE(list_leaves_out_symbolic_links) {

@@ -27,24 +27,6 @@ namespace {
 constexpr lsn_t record_count = 38;
 constexpr lsn_t synced_through = 35;  // records 36..38 were framed after the last sync
 
-const recovery_mode all_modes[] = {recovery_mode::tolerate_corrupted_tail,
-                                   recovery_mode::absolute_consistency, recovery_mode::point_in_time,
-                                   recovery_mode::skip_corrupted};
-
-const char* name_of(recovery_mode m) {
-    switch (m) {
-        case recovery_mode::tolerate_corrupted_tail:
-            return "tolerate_corrupted_tail";
-        case recovery_mode::absolute_consistency:
-            return "absolute_consistency";
-        case recovery_mode::point_in_time:
-            return "point_in_time";
-        case recovery_mode::skip_corrupted:
-            return "skip_corrupted";
-    }
-    return "?";
-}
-
 using files = std::map<std::uint64_t, std::vector<std::byte>>;
 
 struct base_log {

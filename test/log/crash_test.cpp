@@ -9,10 +9,6 @@ using namespace noriwal::test;
 
 namespace {
 
-const recovery_mode all_modes[] = {recovery_mode::tolerate_corrupted_tail,
-                                   recovery_mode::absolute_consistency, recovery_mode::point_in_time,
-                                   recovery_mode::skip_corrupted};
-
 // The records recovered must be exactly `expected` (LSN -> value) restricted to a prefix of
 // its LSNs that reaches at least `durable`.
 struct prefix_check {
@@ -39,20 +35,6 @@ lsn_t recover_prefix(const std::shared_ptr<sim_disk>& disk, const prefix_check& 
     for (const damage& d : o.info.damages) BOOST_TEST(!d.mid_log, ctx << ": mid-log " << to_string(d.kind));
     BOOST_TEST(o.log->next_position().lsn == last + 1, ctx);
     return last;
-}
-
-const char* name_of_mode(recovery_mode m) {
-    switch (m) {
-        case recovery_mode::tolerate_corrupted_tail:
-            return "tolerate_corrupted_tail";
-        case recovery_mode::absolute_consistency:
-            return "absolute_consistency";
-        case recovery_mode::point_in_time:
-            return "point_in_time";
-        case recovery_mode::skip_corrupted:
-            return "skip_corrupted";
-    }
-    return "?";
 }
 
 bool mutates(sim_op op) {
@@ -380,7 +362,7 @@ BOOST_AUTO_TEST_CASE(recycled_segments_never_return_stale_records) {
             w.sync();
         }
         const opened o = open_ok(cfg);
-        BOOST_TEST(!o.info.corruption_detected, name_of_mode(mode));
+        BOOST_TEST(!o.info.corruption_detected, name_of(mode));
         const auto got = read_all(*disk, *o.log);
         const lsn_t first = got.empty() ? 0 : got.front().lsn;
         BOOST_TEST(got.size() == next - first);

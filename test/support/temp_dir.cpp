@@ -134,4 +134,11 @@ std::vector<std::byte> bytes_of(std::string_view s) {
     return {b, b + s.size()};
 }
 
+std::vector<std::byte> pattern_bytes(std::size_t n, std::size_t seed) {
+    std::vector<std::byte> out(n);
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = std::byte(static_cast<unsigned char>((i * 31 + seed * 7) % 251));
+    return out;
+}
+
 }  // namespace noriwal::test

@@ -67,4 +67,8 @@ std::uint64_t file_size(file_system& fs, const std::filesystem::path& p);
 /// Bytes of a string, for building test data: bytes_of("abc").
 std::vector<std::byte> bytes_of(std::string_view s);
 
+/// `n` bytes whose value depends on their position and on `seed`, so that a misplaced or
+/// mixed-up buffer shows.
+std::vector<std::byte> pattern_bytes(std::size_t n, std::size_t seed);
+
 }  // namespace noriwal::test
