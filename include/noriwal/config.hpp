@@ -107,7 +107,8 @@ struct wal_config {
     /// piece of work before they go to sleep. A sleeping thread costs a wake-up (several
     /// microseconds on a virtual machine) on each hand-over, which dominates an append that
     /// is awaited one at a time; polling spends CPU time instead, yielding the core to any
-    /// other thread that wants it. Zero: sleep at once. At most one second.
+    /// other thread that wants it. A caller of a blocking function (append, sync, ...) polls
+    /// for its result the same way. Zero: sleep at once. At most one second.
     std::chrono::microseconds idle_spin{100};
     /// Where the writer strand runs. Empty (the default): on an io_context the wal owns, run
     /// by a thread of its own. Given: on a strand of this executor, and the wal starts no

@@ -11,7 +11,11 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/system_executor.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <future>
+#include <memory>
+#include <thread>
 #include <tuple>
 
 namespace noriwal {
@@ -286,20 +290,41 @@ wal::opened wal::open(wal_config cfg) { return open(executor_type{}, std::move(c
 
 namespace {
 
-// Starts an operation with a handler that fulfils a promise, waits for it, and throws its
+std::chrono::microseconds spin_of(const std::shared_ptr<detail::wal_core>& core) {
+    return core ? core->config().idle_spin : std::chrono::microseconds{0};
+}
+
+// What a blocking call waits for: the operation's result, and a flag the handler raises.
+template <class... T>
+struct awaited_result {
+    std::atomic<std::uint32_t> ready{0};
+    std::tuple<boost::system::error_code, T...> value;
+};
+
+// Starts an operation with a handler that stores its result, waits for it, and throws its
 // error as a std::system_error. The handler is bound to the system executor, so it runs on
 // whichever wal thread completes the operation, never on an executor the caller might be
-// blocking right now.
+// blocking right now. Like the wal's own threads, the caller polls for the result for up to
+// `spin` (wal_config::idle_spin) before it sleeps: an append written within that time costs
+// it no wake-up.
 template <class... T, class Start>
-auto wait_for(Start start) {
-    std::promise<std::tuple<boost::system::error_code, T...>> promise;
-    auto future = promise.get_future();
-    start(boost::asio::bind_executor(
-        boost::asio::system_executor(),
-        [promise = std::move(promise)](boost::system::error_code ec, T... v) mutable {
-            promise.set_value({ec, std::move(v)...});
-        }));
-    auto t = future.get();
+auto wait_for(std::chrono::microseconds spin, Start start) {
+    // Shared: the handler raises the flag and wakes the caller, who may return (and would
+    // free a result on its stack) between the two.
+    auto result = std::make_shared<awaited_result<T...>>();
+    start(boost::asio::bind_executor(boost::asio::system_executor(),
+                                     [result](boost::system::error_code ec, T... v) {
+                                         result->value = {ec, std::move(v)...};
+                                         result->ready.store(1, std::memory_order_release);
+                                         result->ready.notify_one();
+                                     }));
+    if (spin.count() > 0 && result->ready.load(std::memory_order_acquire) == 0) {
+        const auto until = std::chrono::steady_clock::now() + spin;
+        while (result->ready.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::yield();
+    }
+    result->ready.wait(0, std::memory_order_acquire);
+    auto& t = result->value;
     if (std::get<0>(t)) throw std::system_error(static_cast<std::error_code>(std::get<0>(t)));
     if constexpr (sizeof...(T) == 1) return std::move(std::get<1>(t));
 }
@@ -307,32 +332,34 @@ auto wait_for(Start start) {
 }  // namespace
 
 position wal::append(const record& r, durability d) {
-    return wait_for<position>([&](auto h) { async_append(r, d, std::move(h)); });
+    return wait_for<position>(spin_of(core_), [&](auto h) { async_append(r, d, std::move(h)); });
 }
 
 std::vector<position> wal::append_batch(std::span<const record> records, durability d) {
-    return wait_for<std::vector<position>>([&](auto h) { async_append_batch(records, d, std::move(h)); });
+    return wait_for<std::vector<position>>(spin_of(core_),
+                                           [&](auto h) { async_append_batch(records, d, std::move(h)); });
 }
 
 void wal::flush() {
-    wait_for<>([&](auto h) { async_flush(std::move(h)); });
+    wait_for<>(spin_of(core_), [&](auto h) { async_flush(std::move(h)); });
 }
 
 void wal::sync() {
-    wait_for<>([&](auto h) { async_sync(std::move(h)); });
+    wait_for<>(spin_of(core_), [&](auto h) { async_sync(std::move(h)); });
 }
 
 void wal::close() {
     if (!core_) return;
-    wait_for<>([&](auto h) { async_close(std::move(h)); });
+    wait_for<>(spin_of(core_), [&](auto h) { async_close(std::move(h)); });
 }
 
 std::uint64_t wal::delete_segments_before(position p) {
-    return wait_for<std::uint64_t>([&](auto h) { async_delete_segments_before(p, std::move(h)); });
+    return wait_for<std::uint64_t>(spin_of(core_),
+                                   [&](auto h) { async_delete_segments_before(p, std::move(h)); });
 }
 
 void wal::truncate_after(lsn_t lsn) {
-    wait_for<>([&](auto h) { async_truncate_after(lsn, std::move(h)); });
+    wait_for<>(spin_of(core_), [&](auto h) { async_truncate_after(lsn, std::move(h)); });
 }
 
 // ------------------------------------------------------------------ observation
