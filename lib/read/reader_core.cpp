@@ -180,6 +180,8 @@ std::error_code reader_core::seek(lsn_t lsn) {
 
 // ------------------------------------------------------------------------ wal readers
 
+bool reader_core::view_is_stale() const noexcept { return registry_->epoch() != epoch_; }
+
 lsn_t reader_core::visible(const registry_snapshot& s) const noexcept {
     return opts_.visible == visibility::durable ? s.durable : s.written;
 }
@@ -281,6 +283,10 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
         }
         if (!map_) {
             if (auto e = enter_segment()) {
+                if (e == errc::corrupted && view_is_stale()) {
+                    refresh_snapshot();
+                    continue;
+                }
                 ec = e;
                 return std::nullopt;
             }
@@ -303,6 +309,10 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
             seg_next_base_ = loc.next_base;
             if (offset_ >= seg_end_) {
                 if (!seg_sealed_) {
+                    if (view_is_stale()) {
+                        refresh_snapshot();
+                        continue;
+                    }
                     ec =
                         errc::corrupted;  // the watermark covers expected_, the active segment ends before it
                     return std::nullopt;
@@ -311,6 +321,10 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
                 // ranges that skip_corrupted recovery removed.
                 if (expected_ < seg_next_base_) {
                     if (!has_skipped_ || !registry_->is_skipped(expected_)) {
+                        if (view_is_stale()) {
+                            refresh_snapshot();
+                            continue;
+                        }
                         ec = errc::corrupted;
                         return std::nullopt;
                     }
@@ -354,6 +368,10 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
                 drop_segment();  // it starts a later segment
                 offset_known_ = false;
             }
+            continue;
+        }
+        if (view_is_stale()) {
+            refresh_snapshot();
             continue;
         }
         ec = errc::corrupted;

@@ -95,6 +95,10 @@ private:
 
     // Wal readers.
     void refresh_snapshot();
+    /// A truncate_after ran since the last snapshot: the watermark the reader holds may cover
+    /// records the segments it now finds no longer have. Checked before reporting damage,
+    /// which must come from one consistent view of the log.
+    bool view_is_stale() const noexcept;
     lsn_t visible(const registry_snapshot& s) const noexcept;
     std::error_code enter_segment();
     std::error_code walk_to(std::span<const std::byte> bytes, const segment_slot& slot, lsn_t target,
