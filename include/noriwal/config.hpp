@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <noriwal/record.hpp>
 
@@ -61,6 +62,9 @@ enum class recovery_mode : std::uint8_t {
     /// LSNs may then have gaps, which recovery_info lists.
     skip_corrupted,
 };
+
+/// The enumerator's name, as spelled in code ("point_in_time").
+std::string_view to_string(recovery_mode m) noexcept;
 
 /// How the next segment file is prepared before it is needed.
 enum class preallocation : std::uint8_t {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace noriwal {
 namespace {
@@ -67,6 +68,20 @@ std::string validate(const wal_config& cfg) {
         return out_of_range("idle_spin", std::to_string(cfg.idle_spin.count()) + " us",
                             "0 .. 1000000 us (0: sleep at once)");
     return {};
+}
+
+std::string_view to_string(recovery_mode m) noexcept {
+    switch (m) {
+        case recovery_mode::tolerate_corrupted_tail:
+            return "tolerate_corrupted_tail";
+        case recovery_mode::absolute_consistency:
+            return "absolute_consistency";
+        case recovery_mode::point_in_time:
+            return "point_in_time";
+        case recovery_mode::skip_corrupted:
+            return "skip_corrupted";
+    }
+    return "?";
 }
 
 }  // namespace noriwal

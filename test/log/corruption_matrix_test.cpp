@@ -395,7 +395,7 @@ void check_info(const expectation& e, const opened& o, const base_log& b, std::s
 // repair), then again (the repair was durable: the log reads clean, or the same when salvaged).
 void check(const base_log& b, sim_disk& damaged, recovery_mode mode, const expectation& e,
            const std::string& scenario) {
-    const std::string ctx = scenario + " / " + name_of(mode);
+    const std::string ctx = scenario + " / " + std::string(to_string(mode));
     const std::size_t n_files = segment_files(damaged).size();
     {
         auto disk = damaged.snapshot();
@@ -487,7 +487,8 @@ BOOST_AUTO_TEST_CASE(a_512_byte_sector_zeroed) {
 }
 
 std::string scenario_of(std::uint64_t seg, std::uint64_t x, recovery_mode mode) {
-    return "segment " + std::to_string(seg) + " cut at " + std::to_string(x) + " (" + name_of(mode) + ")";
+    return "segment " + std::to_string(seg) + " cut at " + std::to_string(x) + " (" +
+           std::string(to_string(mode)) + ")";
 }
 
 // At every byte the sans-I/O scanner's verdict is checked; the engine's (read-only open, repair,
@@ -654,7 +655,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_major_version_is_refused_in_every_mode) {
             auto cfg = small_config(d, mode);
             cfg.read_only = ro;
             const opened o = open_log(cfg);
-            BOOST_TEST(o.ec == errc::unsupported_version, name_of(mode));
+            BOOST_TEST(o.ec == errc::unsupported_version, to_string(mode));
             BOOST_TEST(o.why.find(nd::segment_file_name(2)) != std::string::npos, o.why);
             // Nothing was changed: no damage repaired, no leftover removed.
             BOOST_TEST(after_contains_spare(*d));

@@ -362,7 +362,7 @@ BOOST_AUTO_TEST_CASE(recycled_segments_never_return_stale_records) {
             w.sync();
         }
         const opened o = open_ok(cfg);
-        BOOST_TEST(!o.info.corruption_detected, name_of(mode));
+        BOOST_TEST(!o.info.corruption_detected, to_string(mode));
         const auto got = read_all(*disk, *o.log);
         const lsn_t first = got.empty() ? 0 : got.front().lsn;
         BOOST_TEST(got.size() == next - first);

@@ -47,21 +47,6 @@ inline constexpr recovery_mode all_modes[] = {recovery_mode::tolerate_corrupted_
                                               recovery_mode::absolute_consistency,
                                               recovery_mode::point_in_time, recovery_mode::skip_corrupted};
 
-/// The enumerator's name, for failure messages.
-inline const char* name_of(recovery_mode m) {
-    switch (m) {
-        case recovery_mode::tolerate_corrupted_tail:
-            return "tolerate_corrupted_tail";
-        case recovery_mode::absolute_consistency:
-            return "absolute_consistency";
-        case recovery_mode::point_in_time:
-            return "point_in_time";
-        case recovery_mode::skip_corrupted:
-            return "skip_corrupted";
-    }
-    return "?";
-}
-
 struct opened {
     std::error_code ec;
     std::unique_ptr<nd::segment_log> log;

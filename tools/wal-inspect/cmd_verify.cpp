@@ -227,7 +227,7 @@ int run(const po::variables_map& vm, context& ctx) {
         for (std::size_t i = 0; i < modes.size(); ++i) {
             const detail::recovery_plan& p = plans[i];
             if (i != 0) by_mode += ',';
-            json::append_string(by_mode, mode_name(modes[i]));
+            json::append_string(by_mode, to_string(modes[i]));
             by_mode += ':';
             json::object_writer mw(by_mode);
             mw.boolean("opens", !p.error);
@@ -283,7 +283,7 @@ int run(const po::variables_map& vm, context& ctx) {
     }
     o += "Opening this log would, by recovery mode:\n";
     for (std::size_t i = 0; i < modes.size(); ++i) {
-        std::string name(mode_name(modes[i]));
+        std::string name(to_string(modes[i]));
         if (i == 0) name += " (default)";
         name.resize(34, ' ');
         o += "  " + name + what_open_does(plans[i]) + "\n";

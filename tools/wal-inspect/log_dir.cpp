@@ -164,18 +164,4 @@ std::vector<detail::recovery_plan> scan_log(
     return plans;
 }
 
-std::string_view mode_name(recovery_mode m) noexcept {
-    switch (m) {
-        case recovery_mode::tolerate_corrupted_tail:
-            return "tolerate_corrupted_tail";
-        case recovery_mode::absolute_consistency:
-            return "absolute_consistency";
-        case recovery_mode::point_in_time:
-            return "point_in_time";
-        case recovery_mode::skip_corrupted:
-            return "skip_corrupted";
-    }
-    return "?";
-}
-
 }  // namespace noriwal::inspect

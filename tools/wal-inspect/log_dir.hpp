@@ -57,7 +57,4 @@ std::vector<detail::recovery_plan> scan_log(
     std::span<const recovery_mode> modes, progress& prog,
     const std::function<void(std::uint64_t id, std::span<const std::byte> bytes)>& each = {});
 
-/// The name of a recovery mode as in wal_config ("point_in_time").
-std::string_view mode_name(recovery_mode m) noexcept;
-
 }  // namespace noriwal::inspect
