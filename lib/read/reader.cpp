@@ -148,9 +148,7 @@ private:
     template <class F>
     void later(F&& f) {
         if (at_once_) {
-            // A copy: the function may run, and deliver() release at_once_, before execute returns.
-            auto ex = at_once_;
-            ex.execute(std::forward<F>(f));
+            at_once_.execute(std::forward<F>(f));
             return;
         }
         boost::asio::post(core_->executor(), [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
@@ -174,13 +172,12 @@ private:
         if (cancellable_) boost::asio::get_associated_cancellation_slot(h).clear();
         timer_.reset();
         auto work = std::move(ex_);  // outstanding work ends after the handler has run
-        auto work_at_once = std::move(at_once_);
         std::move(h)(ec, std::move(e));
     }
 
     std::shared_ptr<reader_core> core_;
     next_handler handler_;
-    boost::asio::any_completion_executor at_once_;  // may be empty
+    boost::asio::any_completion_executor at_once_;  // may be empty; tracks no work (ex_ does)
     boost::asio::any_completion_executor ex_;
     std::mutex m_;
     state state_ = state::running;

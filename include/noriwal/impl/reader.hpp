@@ -1,13 +1,11 @@
 // Template bodies of noriwal::reader (include/noriwal/reader.hpp).
 #pragma once
 
+#include <noriwal/detail/erased_executor.hpp>
+
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/execution/blocking.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/require.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/system_executor.hpp>
 
 #include <new>
@@ -17,26 +15,20 @@
 namespace noriwal {
 namespace detail {
 
-/// `ex` asked never to run a function inside execute(), tracking outstanding work, type-erased;
-/// empty when `ex` cannot promise that. An any_io_executor that holds an io_context's executor
-/// (or a strand of one) is unwrapped first, so that no shared copy of it is allocated.
+/// `ex` asked never to run a function inside execute(), type-erased; empty when `ex` cannot
+/// promise that. Untracked: the operation tracks outstanding work on the same executor.
 template <class Executor>
 boost::asio::any_completion_executor never_inline(const Executor& ex) {
-    namespace asio = boost::asio;
-    namespace execution = asio::execution;
-    if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
-        using io_executor = asio::io_context::executor_type;
-        if (const auto* io = ex.template target<io_executor>()) return never_inline(*io);
-        if (const auto* strand = ex.template target<asio::strand<io_executor>>())
-            return never_inline(*strand);
-    }
-    if constexpr (asio::can_require<Executor, execution::blocking_t::never_t>::value) {
-        return asio::any_completion_executor(
-            std::nothrow,
-            asio::prefer(asio::require(ex, execution::blocking.never), execution::outstanding_work.tracked));
-    } else {
-        return {};
-    }
+    return erase_unwrapped(ex, [](const auto& e) -> boost::asio::any_completion_executor {
+        using executor = std::decay_t<decltype(e)>;
+        using never = boost::asio::execution::blocking_t::never_t;
+        if constexpr (boost::asio::can_require<executor, never>::value) {
+            return boost::asio::any_completion_executor(
+                std::nothrow, boost::asio::require(e, boost::asio::execution::blocking.never));
+        } else {
+            return {};
+        }
+    });
 }
 
 /// Where async_next delivers a result it has at once: the handler's own executor, when it can

@@ -3,36 +3,25 @@
 // queueing and completion are compiled once in the library, not in every user's file.
 #pragma once
 
+#include <noriwal/detail/erased_executor.hpp>
+
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/prefer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <new>
-#include <type_traits>
 #include <utility>
 
 namespace noriwal {
 namespace detail {
 
-/// `ex`, tracking outstanding work until the handler has run, type-erased. An any_io_executor
-/// that holds an io_context's executor (or a strand of one) is unwrapped first: erasing the
-/// any_io_executor itself would allocate a shared copy per operation.
+/// `ex`, tracking outstanding work until the handler has run, type-erased.
 template <class Executor>
 boost::asio::any_completion_executor tracked_work(const Executor& ex) {
-    namespace asio = boost::asio;
-    const auto tracked = asio::execution::outstanding_work.tracked;
-    if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
-        using io_executor = asio::io_context::executor_type;
-        if (const auto* io = ex.template target<io_executor>()) {
-            return asio::any_completion_executor(std::nothrow, asio::prefer(*io, tracked));
-        }
-        if (const auto* strand = ex.template target<asio::strand<io_executor>>()) {
-            return asio::any_completion_executor(std::nothrow, asio::prefer(*strand, tracked));
-        }
-    }
-    return asio::any_completion_executor(std::nothrow, asio::prefer(ex, tracked));
+    return erase_unwrapped(ex, [](const auto& e) {
+        return boost::asio::any_completion_executor(
+            std::nothrow, boost::asio::prefer(e, boost::asio::execution::outstanding_work.tracked));
+    });
 }
 
 /// The handler's associated executor (by default the wal's), tracked. Empty for an empty wal,
