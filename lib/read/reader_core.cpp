@@ -264,6 +264,17 @@ std::error_code reader_core::enter_segment() {
 }
 
 std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
+    for (;;) {
+        auto e = try_next_in_view(ec);
+        // Damage must come from one consistent view of the log: a truncate_after during the
+        // call may have left the watermark read before it covering records that the segments
+        // found after it no longer have. The next attempt starts from a new snapshot; each one
+        // takes in at least one more truncation.
+        if (ec != errc::corrupted || !view_is_stale()) return e;
+    }
+}
+
+std::optional<entry> reader_core::try_next_in_view(std::error_code& ec) {
     const std::uint64_t now = opts_.skip_expired ? system_now_ns() : 0;
     if (registry_->epoch() != epoch_) refresh_snapshot();
     // Each pass either returns or moves the cursor; the bound only guards against a registry
@@ -283,10 +294,6 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
         }
         if (!map_) {
             if (auto e = enter_segment()) {
-                if (e == errc::corrupted && view_is_stale()) {
-                    refresh_snapshot();
-                    continue;
-                }
                 ec = e;
                 return std::nullopt;
             }
@@ -309,10 +316,6 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
             seg_next_base_ = loc.next_base;
             if (offset_ >= seg_end_) {
                 if (!seg_sealed_) {
-                    if (view_is_stale()) {
-                        refresh_snapshot();
-                        continue;
-                    }
                     ec =
                         errc::corrupted;  // the watermark covers expected_, the active segment ends before it
                     return std::nullopt;
@@ -321,10 +324,6 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
                 // ranges that skip_corrupted recovery removed.
                 if (expected_ < seg_next_base_) {
                     if (!has_skipped_ || !registry_->is_skipped(expected_)) {
-                        if (view_is_stale()) {
-                            refresh_snapshot();
-                            continue;
-                        }
                         ec = errc::corrupted;
                         return std::nullopt;
                     }
@@ -368,10 +367,6 @@ std::optional<entry> reader_core::try_next_wal(std::error_code& ec) {
                 drop_segment();  // it starts a later segment
                 offset_known_ = false;
             }
-            continue;
-        }
-        if (view_is_stale()) {
-            refresh_snapshot();
             continue;
         }
         ec = errc::corrupted;

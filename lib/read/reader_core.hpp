@@ -95,15 +95,15 @@ private:
 
     // Wal readers.
     void refresh_snapshot();
-    /// A truncate_after ran since the last snapshot: the watermark the reader holds may cover
-    /// records the segments it now finds no longer have. Checked before reporting damage,
-    /// which must come from one consistent view of the log.
+    /// A truncate_after ran since the last snapshot.
     bool view_is_stale() const noexcept;
     lsn_t visible(const registry_snapshot& s) const noexcept;
     std::error_code enter_segment();
     std::error_code walk_to(std::span<const std::byte> bytes, const segment_slot& slot, lsn_t target,
                             std::uint64_t& out_offset);
     std::optional<entry> try_next_wal(std::error_code& ec);
+    /// try_next_wal's one attempt, on the snapshot it starts with (refreshed as it goes).
+    std::optional<entry> try_next_in_view(std::error_code& ec);
     std::error_code seek_wal(lsn_t lsn);
     /// Moves the cursor before the log's first record (seek_start) or after its last
     /// (seek_end, `to_end`), as the registry reports them now.
