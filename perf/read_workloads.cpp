@@ -57,6 +57,19 @@ void fill(wal& w, std::uint64_t n, std::uint64_t value_bytes) {
     }
 }
 
+// The figures of a scan that read `count` records holding `bytes` of keys and values; a scan
+// that did not read all `n` records is an error, not a figure.
+void scanned(result& r, const std::string& workload, std::uint64_t n, std::uint64_t count,
+             std::uint64_t value_bytes, std::uint64_t bytes) {
+    if (count != n)
+        throw std::runtime_error(workload + ": read " + std::to_string(count) + " records, expected " +
+                                 std::to_string(n));
+    keep(bytes);
+    r.records = n;
+    r.value_bytes = value_bytes;
+    r.bytes = bytes;
+}
+
 // A sequential scan of the whole log by a new reader, the log's bytes in the page cache
 // (they were just written): decode, CRC-check and return every record as a zero-copy view.
 // The reader maps each segment as it reaches it (the page faults of mapping are in the time)
@@ -82,14 +95,7 @@ result scan_1k(context& ctx) {
         }
         r.seconds = total.seconds();
     }
-    if (count != n)
-        throw std::runtime_error("scan.1k: read " + std::to_string(count) + " records, expected " +
-                                 std::to_string(n));
-    keep(bytes);
-
-    r.records = n;
-    r.value_bytes = value_bytes;
-    r.bytes = bytes;
+    scanned(r, "scan.1k", n, count, value_bytes, bytes);
     r.extra.emplace_back("data_mib", static_cast<double>(bytes) / (1 << 20));
     r.extra.emplace_back("segment_mib", static_cast<double>(read_config(ctx).max_segment_size) / (1 << 20));
     r.extra.emplace_back("rss_growth_mib", static_cast<double>(rss_max - rss_before) / (1 << 20));
@@ -124,13 +130,7 @@ result scan_1k_async(context& ctx) {
         boost::asio::detached);
     ioc.run();
     r.seconds = total.seconds();
-    if (count != n)
-        throw std::runtime_error("scan.1k.async: read " + std::to_string(count) + " records, expected " +
-                                 std::to_string(n));
-    keep(bytes);
-    r.records = n;
-    r.value_bytes = value_bytes;
-    r.bytes = bytes;
+    scanned(r, "scan.1k.async", n, count, value_bytes, bytes);
     return r;
 }
 
