@@ -4,6 +4,7 @@
 #include <noriwal/position.hpp>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,7 @@ enum class damage_kind : std::uint8_t {
     missing_segment,      ///< a segment id missing between two present segments
     unsupported_version,  ///< a segment written by an unknown major format version
     garbage_after_end,    ///< non-zero bytes after the clean end of the last segment
+    truncated_file,       ///< a preallocated segment file shorter than it was prepared (something cut it)
 };
 
 /// The name of a damage kind, as in the enumeration ("torn_record", ...).
@@ -49,6 +51,14 @@ struct recovery_info {
     /// Bytes removed from the log: the cut tail of the last kept segment and the non-zero
     /// extent of each removed segment.
     std::uint64_t bytes_truncated = 0;
+    /// Records the log held that it no longer holds after recovery (cut or skipped). After a
+    /// clean close (the log left a close marker) this is exact: every LSN up to the last one
+    /// at close that is not kept. Otherwise it counts the valid records found after a cut and
+    /// the LSNs skipped, a lower bound (records destroyed by the damage cannot be counted).
+    std::uint64_t records_truncated = 0;
+    /// The log was closed cleanly last time (it left a close marker): damage before where it
+    /// ended is damage in the durable log, never a torn tail.
+    bool clean_close = false;
     lsn_t first_lsn = 0;  ///< of the records kept; 0 when the log is empty
     lsn_t last_lsn = 0;   ///< of the records kept; 0 when the log is empty
     /// Segment, offset and LSN of the last record kept.
@@ -57,6 +67,9 @@ struct recovery_info {
     bool corruption_detected = false;
     /// Every damage found, in log order.
     std::vector<damage> damages;
+    /// After a failed async_open: one line saying what was wrong, where (file, offset, field)
+    /// and what to do: the same line as the blocking open's exception. Empty otherwise.
+    std::string error_message;
 };
 
 }  // namespace noriwal

@@ -11,4 +11,4 @@
 /// On-disk format version written into every segment header. A reader refuses a segment whose
 /// major version it does not know (errc::unsupported_version); minor versions are compatible.
 #define NORIWAL_FORMAT_VERSION_MAJOR 1
-#define NORIWAL_FORMAT_VERSION_MINOR 0
+#define NORIWAL_FORMAT_VERSION_MINOR 1

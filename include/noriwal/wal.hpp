@@ -97,7 +97,9 @@ public:
     /// Recovery runs on the new wal's writer thread, never on `ex`. Errors:
     /// errc::invalid_config (validate(cfg) names the field), errc::locked (another wal owns
     /// the directory), errc::corrupted (damage the recovery mode does not repair),
-    /// errc::unsupported_version, or a system error; the wal is then empty.
+    /// errc::unsupported_version, or a system error; the wal is then empty, and the
+    /// recovery_info's `error_message` holds the one line the blocking open would throw (the
+    /// file, the offset, the damage, and the recovery mode or fix to use).
     /// Executor: the handler's associated executor, by default `ex`, which also becomes the
     /// default executor of the wal's handlers.
     /// Lifetime: `cfg` is taken by value; nothing given needs to outlive the call.

@@ -74,6 +74,8 @@ std::string_view to_string(damage_kind k) noexcept {
             return "unsupported_version";
         case damage_kind::garbage_after_end:
             return "garbage_after_end";
+        case damage_kind::truncated_file:
+            return "truncated_file";
     }
     return "unknown";
 }

@@ -29,7 +29,8 @@ void encode_segment_header(const segment_header& h, std::span<std::byte, segment
     le::store_u64(p + 24, h.base_lsn);
     le::store_u64(p + 32, h.created_ns);
     le::store_u64(p + 40, h.node_id);
-    std::memset(p + 48, 0, crc_offset - 48);
+    le::store_u64(p + 48, h.prepared_size);
+    std::memset(p + 56, 0, crc_offset - 56);
     le::store_u32(p + crc_offset, mask_crc(crc32c(out.first(crc_offset))));
 }
 
@@ -54,7 +55,37 @@ segment_header_status decode_segment_header(std::span<const std::byte> bytes, se
     out.base_lsn = le::load_u64(p + 24);
     out.created_ns = le::load_u64(p + 32);
     out.node_id = le::load_u64(p + 40);
+    out.prepared_size = le::load_u64(p + 48);  // 0 in 1.0 headers (reserved zeros)
     return segment_header_status::ok;
+}
+
+namespace {
+constexpr std::byte close_magic[8] = {std::byte{'N'}, std::byte{'O'}, std::byte{'R'}, std::byte{'I'},
+                                      std::byte{'C'}, std::byte{'L'}, std::byte{'S'}, std::byte{'D'}};
+constexpr std::size_t close_crc_offset = 44;
+}  // namespace
+
+void encode_close_marker(const close_marker& m, std::span<std::byte, close_marker_size> out) noexcept {
+    std::byte* p = out.data();
+    std::memcpy(p, close_magic, sizeof close_magic);
+    le::store_u64(p + 8, m.segment_id);
+    le::store_u64(p + 16, m.end_offset);
+    le::store_u64(p + 24, m.last_lsn);
+    le::store_u64(p + 32, m.file_size);
+    le::store_u32(p + 40, 0);
+    le::store_u32(p + close_crc_offset, mask_crc(crc32c(out.first(close_crc_offset))));
+}
+
+bool decode_close_marker(std::span<const std::byte> bytes, close_marker& out) noexcept {
+    if (bytes.size() != close_marker_size) return false;
+    const std::byte* p = bytes.data();
+    if (std::memcmp(p, close_magic, sizeof close_magic) != 0) return false;
+    if (le::load_u32(p + close_crc_offset) != mask_crc(crc32c(bytes.first(close_crc_offset)))) return false;
+    out.segment_id = le::load_u64(p + 8);
+    out.end_offset = le::load_u64(p + 16);
+    out.last_lsn = le::load_u64(p + 24);
+    out.file_size = le::load_u64(p + 32);
+    return true;
 }
 
 std::string segment_file_name(std::uint64_t segment_id) {

@@ -184,6 +184,14 @@ void recovery_scanner::add_damage(std::uint64_t segment_id, std::uint64_t offset
     e.d.length = length;
     e.d.kind = kind;
     e.n = n;
+    if (closed_ && closed_->last_lsn != 0 && n <= closed_->last_lsn) {
+        // n == 0 (unknown) lies before every record: also before the end at close.
+        e.d.mid_log = true;
+        e.reason = "before the end the log had when it was last closed cleanly (LSN " +
+                   std::to_string(closed_->last_lsn) +
+                   "): the records there were durable, so this is "
+                   "damage to the durable log, not a torn tail";
+    }
     damages_.push_back(e);
     if (cutting() && !have_cut_) {
         have_cut_ = true;
@@ -234,6 +242,7 @@ void recovery_scanner::drop_batch(std::uint64_t at) {
 bool recovery_scanner::on_record(const record_view& rv, std::uint64_t offset) {
     scanned_segment& s = segments_.back();
     if (surveying_) {
+        ++surveyed_records_;
         note_valid(rv);
         return true;
     }
@@ -425,12 +434,25 @@ void recovery_scanner::resolve_pending_stop(bool at_finish, bool next_continues)
     scanned_segment& s = segments_[index];
     const stop& sp = last_stop_;
     const std::uint64_t length = s.data_end > sp.offset ? s.data_end - sp.offset : 0;
+    // Records that run into the end of a file cut shorter than it was preallocated.
+    const bool cut_short =
+        s.prepared_size > s.file_size &&
+        (sp.why == cause::eof || (sp.why == cause::damage && sp.kind == damage_kind::torn_record));
     if (!at_finish) {
         if (next_continues) return;  // a sealed segment's end, proven by its successor
         // Records are missing between this stop and the next segment's base_lsn.
         s.tail_clean = false;
+        if (cut_short) {
+            add_truncated_file(s, sp.offset, expected_, index);
+            return;
+        }
         add_damage(s.id, sp.offset, length, sp.why == cause::damage ? sp.kind : damage_kind::torn_record,
                    expected_, index, sp.offset);
+        return;
+    }
+    if (cut_short) {
+        s.tail_clean = false;
+        add_truncated_file(s, sp.offset, expected_, index);
         return;
     }
     switch (sp.why) {
@@ -455,6 +477,45 @@ void recovery_scanner::resolve_pending_stop(bool at_finish, bool next_continues)
             add_damage(s.id, sp.offset, length, sp.kind, expected_, index, sp.offset);
             return;
     }
+}
+
+// A preallocated file shorter than it was prepared: nothing but a cut makes it so (writes never
+// shrink a file, and its size was durable before its first record), so what it held past its
+// end, which may be any number of records, is lost. Damage in the durable log.
+void recovery_scanner::add_truncated_file(const scanned_segment& s, std::uint64_t offset, lsn_t n,
+                                          std::uint64_t index) {
+    // The bytes lost: up to the end at close when a close marker says where that was, else
+    // what is missing from the file.
+    std::uint64_t length = s.prepared_size - s.file_size;
+    if (closed_ && closed_->segment_id == s.id && closed_->end_offset > offset)
+        length = closed_->end_offset - offset;
+    add_damage(s.id, offset, length, damage_kind::truncated_file, n, index, offset);
+    damage_entry& e = damages_.back();
+    e.d.mid_log = true;
+    e.reason = "(the file is " + std::to_string(s.file_size) + " bytes, shorter than the " +
+               std::to_string(s.prepared_size) +
+               " bytes it was preallocated to: something cut it, and the records it held past its end are "
+               "lost)";
+}
+
+// After a clean close the log must reach the LSN it had then. Records missing at the end (a
+// last segment removed, a tail zeroed or cut at a record boundary) were durable: damage.
+void recovery_scanner::check_closed_end() {
+    if (!closed_ || closed_->last_lsn == 0 || surveying_ || segments_.empty()) return;
+    lsn_t last = 0;
+    for (const scanned_segment& s : segments_) last = std::max(last, s.last_lsn);
+    if (last >= closed_->last_lsn) return;
+    const std::size_t index = segments_.size() - 1;
+    scanned_segment& s = segments_.back();
+    const std::uint64_t length =
+        closed_->segment_id == s.id && closed_->end_offset > s.end ? closed_->end_offset - s.end : 0;
+    s.tail_clean = false;
+    add_damage(s.id, s.end, length, damage_kind::torn_record, last + 1, index, s.end);
+    damage_entry& e = damages_.back();
+    e.d.mid_log = true;
+    e.reason = "(the log ends at LSN " + std::to_string(last) + " but was closed cleanly at LSN " +
+               std::to_string(closed_->last_lsn) + ": records " + std::to_string(last + 1) + " to " +
+               std::to_string(closed_->last_lsn) + ", which were durable, are missing)";
 }
 
 void recovery_scanner::informational(std::uint64_t segment_id, std::uint64_t offset, std::uint64_t length,
@@ -490,7 +551,10 @@ std::error_code recovery_scanner::add_segment(std::uint64_t id, std::span<const 
     s.id = id;
     s.file_size = bytes.size();
     s.header_ok = hs == segment_header_status::ok && h.segment_id == id;
-    if (s.header_ok) s.header = h;
+    if (s.header_ok) {
+        s.header = h;
+        s.prepared_size = h.prepared_size;
+    }
     s.end = segment_header_size;
     s.all_zero = file_zero;
     s.data_end = nonzero_end(bytes, 0, head);
@@ -571,9 +635,11 @@ recovery_plan recovery_scanner::finish() {
         } else {
             resolve_pending_stop(true, false);
         }
+        check_closed_end();
     }
 
     recovery_info& info = plan.info;
+    info.clean_close = closed_.has_value();
     info.segments_scanned = segments_.size();
     const damage_entry* first_damage = nullptr;
     const damage_entry* first_mid_log = nullptr;
@@ -599,9 +665,12 @@ recovery_plan recovery_scanner::finish() {
     if (mode_ == recovery_mode::tolerate_corrupted_tail && first_mid_log != nullptr) {
         plan.error = errc::corrupted;
         plan.why =
-            where(first_mid_log->d) +
-            " in the middle of the log (records that were already durable follow it); open with "
-            "recovery_mode::point_in_time to keep the log up to it, or skip_corrupted to salvage around it";
+            where(first_mid_log->d) + " " +
+            (first_mid_log->reason.empty()
+                 ? std::string("in the middle of the log (records that were already durable follow it)")
+                 : first_mid_log->reason) +
+            "; open with recovery_mode::point_in_time to keep the log up to it, or skip_corrupted to "
+            "salvage around it (copy the directory first to keep the damaged bytes)";
         return plan;
     }
 
@@ -639,6 +708,19 @@ recovery_plan recovery_scanner::finish() {
         info.last_lsn = s.last_lsn;
         info.last_valid = {s.id, s.last_offset, s.last_lsn};
         last = s.last_lsn;
+    }
+    // What the log no longer holds.
+    std::uint64_t skipped_lsns = 0;
+    for (const lsn_range& r : skipped_)
+        if (r.last >= r.first) skipped_lsns += r.last - r.first + 1;
+    if (closed_ && closed_->last_lsn != 0) {
+        info.records_truncated = skipped_lsns + (closed_->last_lsn > last ? closed_->last_lsn - last : 0);
+        // Bytes of the log that something cut from the file it was in (counted where known).
+        for (const scanned_segment& s : segments_)
+            if (s.id == closed_->segment_id && closed_->end_offset > s.file_size)
+                info.bytes_truncated += closed_->end_offset - s.file_size;
+    } else {
+        info.records_truncated = skipped_lsns + surveyed_records_;
     }
     plan.next_lsn = last + 1;
     if (last == 0) {

@@ -25,6 +25,11 @@
 // Each damage carries the LSN n that was expected where it starts. It lies in the durable
 // middle of the log ("mid_log") when a valid record found after it (same segment, later
 // segments) carries a durable hint >= n: its writer knew record n was fdatasync'd.
+// Two more kinds of evidence make damage mid-log whatever the hints say (doc/durability.md):
+// - a close marker (the log was closed cleanly at LSN L): damage at n <= L, and records up to
+//   L that are missing at the end, hit records that were durable;
+// - a segment header's prepared_size: a preallocated file never shrinks, so a file shorter
+//   than it was prepared, whose records run into its end, was cut (truncated_file).
 #pragma once
 
 #include <noriwal/config.hpp>
@@ -34,6 +39,7 @@
 #include "log/segment_log.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -50,12 +56,13 @@ struct scanned_segment {
     lsn_t base_lsn = 0;       ///< the header's, or the LSN expected where the segment began
     lsn_t first_lsn = 0;      ///< of the accepted records (0: none)
     lsn_t last_lsn = 0;
-    std::uint64_t records = 0;      ///< accepted records
-    std::uint64_t last_offset = 0;  ///< offset of the last accepted record
-    std::uint64_t end = 0;          ///< offset after the last accepted record (64 if none)
-    std::uint64_t data_end = 0;     ///< offset after the last non-zero byte of the file
-    bool all_zero = false;          ///< every byte is zero (a file activated but never written)
-    bool tail_clean = true;         ///< nothing but zeros or stale bytes after `end` needs cutting
+    std::uint64_t records = 0;        ///< accepted records
+    std::uint64_t last_offset = 0;    ///< offset of the last accepted record
+    std::uint64_t end = 0;            ///< offset after the last accepted record (64 if none)
+    std::uint64_t data_end = 0;       ///< offset after the last non-zero byte of the file
+    std::uint64_t prepared_size = 0;  ///< the header's (0: not preallocated, or unknown)
+    bool all_zero = false;            ///< every byte is zero (a file activated but never written)
+    bool tail_clean = true;           ///< nothing but zeros or stale bytes after `end` needs cutting
 };
 
 /// What recovery keeps, cuts and reports. Applying it is the engine's job.
@@ -78,6 +85,9 @@ struct recovery_plan {
 class recovery_scanner {
 public:
     explicit recovery_scanner(recovery_mode mode) noexcept : mode_(mode) {}
+
+    /// The log was closed cleanly where `m` says (its CLOSED file), before any segment is fed.
+    void set_clean_close(const close_marker& m) { closed_ = m; }
 
     /// Feeds the next segment file (ids strictly increasing): its id from the file name and
     /// all its bytes. Returns an error when the file cannot be read as a segment at all
@@ -118,6 +128,8 @@ private:
     void informational(std::uint64_t segment_id, std::uint64_t offset, std::uint64_t length,
                        damage_kind kind);
     void resolve_pending_stop(bool at_finish, bool next_continues);
+    void add_truncated_file(const scanned_segment& s, std::uint64_t offset, lsn_t n, std::uint64_t index);
+    void check_closed_end();
     bool cutting() const noexcept { return mode_ != recovery_mode::skip_corrupted; }
 
     recovery_mode mode_;
@@ -134,6 +146,7 @@ private:
         damage d;
         lsn_t n = 0;  // LSN expected where it starts (0: set by the next valid record)
         bool informational = false;
+        std::string reason;  // why it is mid-log when not by the hints (close marker, cut file)
     };
     std::vector<damage_entry> damages_;
     std::size_t marked_ = 0;  // damages_[0, marked_) are settled (mid-log, or informational)
@@ -145,6 +158,8 @@ private:
     std::uint64_t cut_offset_ = 0;
     std::size_t cut_damage_ = 0;  // index in damages_ of the first damage
     std::vector<lsn_range> skipped_;
+    std::optional<close_marker> closed_;  // the log was closed cleanly there
+    std::uint64_t surveyed_records_ = 0;  // valid records seen after the cut (cutting modes)
 };
 
 /// Offset of the first record at or after `from` (a multiple of 8) that decodes under

@@ -42,6 +42,15 @@ std::error_code write_zeros(file& f, std::uint64_t from, std::uint64_t to) {
 
 std::string describe(const std::error_code& ec) { return ec.message(); }
 
+bool is_permission_error(const std::error_code& ec) {
+    return ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted ||
+           ec == std::errc::read_only_file_system;
+}
+
+bool is_no_space(const std::error_code& ec) {
+    return ec == errc::no_space || ec == std::errc::no_space_on_device;
+}
+
 bool is_engine_temp(std::string_view name) {
     return name.ends_with(temp_suffix) &&
            (name.starts_with(spare_prefix) || name.starts_with(truncate_prefix));
@@ -62,9 +71,10 @@ struct segment_log::segment {
     std::uint64_t written = segment_header_size;  // end of the last record
     std::uint64_t created_ns = 0;
     std::filesystem::path path;
-    std::shared_ptr<file> f;  // open while active, and while sealed with unsynced records
-    lsn_t synced_lsn = 0;     // records up to this LSN are covered by a completed sync
-    bool header_ok = true;    // false only after salvage (skip_corrupted): never appended to
+    std::shared_ptr<file> f;          // open while active, and while sealed with unsynced records
+    lsn_t synced_lsn = 0;             // records up to this LSN are covered by a completed sync
+    bool header_ok = true;            // false only after salvage (skip_corrupted): never appended to
+    std::uint64_t prepared_size = 0;  // in its header: the preallocated size (0: none)
 };
 
 // ------------------------------------------------------------------------ free functions
@@ -126,6 +136,16 @@ std::optional<std::string> foreign_segment_name(const std::vector<std::string>& 
     return std::nullopt;
 }
 
+std::optional<close_marker> read_close_marker(file_system& fs, const std::filesystem::path& path) {
+    std::unique_ptr<file> f;
+    std::array<std::byte, close_marker_size + 1> buf{};
+    std::size_t got = 0;
+    if (fs.open(path, open_mode::read_only, f) || f->read_at(0, buf, got)) return std::nullopt;
+    close_marker m;
+    if (!decode_close_marker(std::span<const std::byte>(buf.data(), got), m)) return std::nullopt;
+    return m;
+}
+
 std::string foreign_segment_why(const std::filesystem::path& dir, const std::string& name) {
     return "file " + (dir / name).string() +
            " looks like a segment but its name is not <20 digits>.wal; move it out of the log directory";
@@ -156,9 +176,28 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
             return errc::not_found;
         }
     } else {
+        // The directories open creates (the log's and missing parents, outermost first): each
+        // is an entry in its parent, durable only once the parent is fsync'd. Without that a
+        // power cut could take the whole directory, with every acknowledged record in it.
+        std::vector<std::filesystem::path> created;
+        for (std::filesystem::path d = dir.lexically_normal(); !d.empty() && d != d.root_path();
+             d = d.parent_path()) {
+            if (d.filename().empty()) continue;  // "a/b/" names "a/b"
+            bool is_dir = false;
+            if (auto ec = fs.is_directory(d, is_dir); ec || is_dir) break;
+            created.insert(created.begin(), d);
+        }
         if (auto ec = fs.create_directories(dir)) {
             why = "cannot create log directory " + dir.string() + ": " + describe(ec);
             return ec;
+        }
+        for (const auto& d : created) {
+            const std::filesystem::path parent = d.has_parent_path() ? d.parent_path() : ".";
+            if (auto ec = fs.sync_directory(parent)) {
+                why = "cannot make the new log directory " + d.string() + " durable (fsync of " +
+                      parent.string() + "): " + describe(ec);
+                return ec;
+            }
         }
         // A directory that is not a log is refused before the lock file is created in it. The
         // listing is taken again under the lock: only that one is authoritative.
@@ -203,12 +242,26 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
 
     // Scan: one mapping at a time, released before the next.
     recovery_scanner scanner(cfg.recovery);
+    // A clean close left a marker of where the log ended (doc/format.md). One that does not
+    // decode (torn by a crash while it was written) says nothing: as if there were none.
+    const bool has_marker = std::find(names.begin(), names.end(), close_marker_name) != names.end();
+    if (has_marker) {
+        if (auto m = read_close_marker(fs, dir / close_marker_name)) scanner.set_clean_close(*m);
+    }
     for (const std::uint64_t id : ids) {
         const auto path = dir / segment_file_name(id);
         std::unique_ptr<file> f;
         std::uint64_t size = 0;
         std::shared_ptr<const mapped_region> region;
         std::error_code ec = fs.open(path, ro ? open_mode::read_only : open_mode::read_write, f);
+        if (ec && !ro && is_permission_error(ec)) {
+            // Opened for reading and writing: it is writing that is refused (the file may well
+            // be readable).
+            why = "cannot open segment file " + path.string() + " for writing: " + describe(ec) +
+                  "; a read-write open needs write access to every segment file (fix the file's owner "
+                  "or mode, or open with wal_config::read_only to inspect the log)";
+            return ec;
+        }
         if (!ec) ec = f->size(size);
         if (!ec) ec = f->map(size, region);
         if (ec) {
@@ -290,6 +343,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         seg.path = dir / segment_file_name(s.id);
         seg.synced_lsn = s.last_lsn;
         seg.header_ok = s.header_ok;
+        seg.prepared_size = s.prepared_size;
         log->segments_.push_back(std::move(seg));
     }
     log->next_lsn_ = plan.next_lsn;
@@ -301,8 +355,19 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         return {};
     }
 
-    // The active segment: the last one where it can take records, else a new one.
+    // The marker describes the log as it was closed; from now on the log changes. Its removal
+    // is made durable by the directory sync below, before open returns (and so before any new
+    // record or truncation).
     std::error_code ec;
+    if (has_marker) {
+        ec = fs.remove(dir / close_marker_name);
+        if (ec) {
+            why =
+                "cannot remove the close marker " + (dir / close_marker_name).string() + ": " + describe(ec);
+            return ec;
+        }
+    }
+    // The active segment: the last one where it can take records, else a new one.
     if (!log->segments_.empty() && plan.reset_last) {
         // An all-zero file (activated, never written): it gets its header again.
         segment& s = log->segments_.back();
@@ -311,6 +376,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         s.header_ok = true;
         std::unique_ptr<file> f;
         ec = fs.open(s.path, open_mode::read_write, f);
+        if (!ec && cfg.prealloc != preallocation::none) ec = f->size(s.prepared_size);
         if (!ec) ec = log->write_header(*f, s);
         if (!ec) ec = f->sync();
         if (!ec) s.f = std::move(f);
@@ -332,6 +398,10 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     if (ec) {
         why = "cannot prepare the active segment in " + dir.string() + ": " + describe(ec);
+        if (is_no_space(ec))
+            why += "; a new segment file takes max_segment_size (" + std::to_string(cfg.max_segment_size) +
+                   " bytes) of free space: free some space, or open with a smaller "
+                   "wal_config::max_segment_size";
         return ec;
     }
     out = std::move(log);
@@ -346,6 +416,7 @@ std::error_code segment_log::write_header(file& f, const segment& s) {
     h.base_lsn = s.base_lsn;
     h.created_ns = s.created_ns;
     h.node_id = cfg_.node_id;
+    h.prepared_size = s.prepared_size;
     std::array<std::byte, segment_header_size> bytes;
     encode_segment_header(h, bytes);
     return f.write_at(0, bytes);
@@ -380,6 +451,10 @@ std::error_code segment_log::activate(std::uint64_t id) {
     s.created_ns = clock_();
     s.path = cfg_.dir / segment_file_name(id);
     s.synced_lsn = next_lsn_ - 1;
+    // A preallocated spare's size is durable (make_spare synced it): the header records it, so
+    // that recovery can tell a file cut short from a torn tail.
+    if (cfg_.prealloc != preallocation::none)
+        if (auto ec = spare.f->size(s.prepared_size)) return ec;
     if (auto ec = write_header(*spare.f, s)) return ec;
     if (auto ec = spare.f->sync()) return ec;
     if (auto ec = fs_->rename(spare.path, s.path)) return ec;
@@ -754,6 +829,8 @@ std::error_code segment_log::truncate_after(lsn_t lsn) {
     fresh.base_lsn = empties ? lsn + 1 : p.base_lsn;
     fresh.created_ns = p.created_ns != 0 ? p.created_ns : clock_();
     fresh.path = p.path;
+    // The replacement keeps the preparation (and the size) of the file it replaces.
+    fresh.prepared_size = cfg_.prealloc != preallocation::none ? file_size : 0;
     const auto temp =
         cfg_.dir / (std::string(truncate_prefix) + std::to_string(p.id) + std::string(temp_suffix));
     std::unique_ptr<file> nf;
@@ -806,11 +883,38 @@ std::error_code segment_log::close() {
     if (closed_) return errc::closed;
     std::error_code ec;
     if (!cfg_.read_only && !poisoned_) ec = sync();
+    if (!cfg_.read_only && !poisoned_ && !ec) ec = write_close_marker();
     closed_ = true;
     for (const spare_segment& s : spares_) (void)fs_->remove(s.path);  // open would remove them
     spares_.clear();
     for (segment& s : segments_) s.f.reset();
     lock_.reset();
+    return ec;
+}
+
+// Evidence of a clean close: everything is durable and the log ends where the marker says.
+// Written after the final sync, synced, and its directory entry synced; a crash while writing
+// it leaves no marker or one that does not decode, both read as "no clean close".
+std::error_code segment_log::write_close_marker() {
+    if (segments_.empty()) return {};
+    const segment& a = segments_.back();
+    close_marker m;
+    m.segment_id = a.id;
+    m.end_offset = a.written;
+    m.last_lsn = written_lsn();
+    std::array<std::byte, close_marker_size> bytes;
+    const auto path = cfg_.dir / close_marker_name;
+    std::unique_ptr<file> f;
+    std::error_code ec;
+    if (a.f) ec = a.f->size(m.file_size);
+    encode_close_marker(m, bytes);
+    if (!ec) {
+        (void)fs_->remove(path);  // a marker is never left by a writable open; be safe
+        ec = fs_->open(path, open_mode::create_exclusive, f);
+    }
+    if (!ec) ec = f->write_at(0, bytes);
+    if (!ec) ec = f->sync();
+    if (!ec) ec = fs_->sync_directory(cfg_.dir);
     return ec;
 }
 

@@ -200,7 +200,9 @@ public:
     std::optional<std::uint64_t> rotation_due_ns() const noexcept;
     /// Seals the active segment now if it holds a record.
     std::error_code rotate();
-    /// Syncs, then releases files and the lock. Every later call fails with errc::closed.
+    /// Syncs, leaves the close marker (doc/format.md: where the log ended, so that the next
+    /// open takes damage before it for damage in the durable log), then releases files and the
+    /// lock. Every later call fails with errc::closed.
     std::error_code close();
 
     // ------------------------------------------------------------- spare segment
@@ -240,6 +242,7 @@ private:
     std::error_code rotate_now();
     std::error_code drop_oldest();
     std::error_code sync_directory_now();
+    std::error_code write_close_marker();
     void forget_skipped_before(lsn_t lsn);
 
     wal_config cfg_;

@@ -11,6 +11,9 @@
 // Under fsync_policy::batch(w), appends complete once written, and the queue keeps the time of
 // the oldest write that no fdatasync covers yet: sync_deadline() says when a round must start so
 // that no completed append stays unsynced for more than w, whether or not more appends come.
+// A round cannot start while one is in flight: when a slow fdatasync keeps the deadline from
+// being met, window_exceeded() tells the strand to stop completing appends once written
+// (back-pressure): they wait for durability, as under always, until the rounds catch up.
 //
 // Invariants: durable() <= in_flight() <= written() when a round is in flight; waiters are kept
 // in LSN order (the strand writes in LSN order and a sync request waits for the written
@@ -137,6 +140,16 @@ public:
     std::optional<clock::time_point> sync_deadline() const noexcept {
         if (!oldest_unsynced_) return std::nullopt;
         return *oldest_unsynced_ + policy_.window();
+    }
+
+    /// Under fsync_policy::batch: the deadline of the oldest write no round covers has passed
+    /// at `now` while a round is in flight, so that no round can start for it yet. Appends
+    /// written now must not complete before they are durable: otherwise the records that are
+    /// acknowledged but not durable would keep growing past the window for as long as the
+    /// fdatasync in flight takes.
+    bool window_exceeded(clock::time_point now) const noexcept {
+        const auto d = sync_deadline();
+        return d && *d <= now && in_flight_ != 0;
     }
 
     /// The batch timer fired at `now`: demands a round if the deadline has passed.

@@ -155,6 +155,7 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
         auto ec = core->open_log(info, why);
         wal w;
         if (ec) {
+            info.error_message = std::move(why);  // the blocking open's one line, for the handler
             core->abandon();
         } else {
             w = core->make_handle();
@@ -268,7 +269,11 @@ wal::opened wal::open_on(executor_type ex, wal_config cfg, std::error_code& ec, 
 
 namespace {
 
-[[noreturn]] void throw_open_error(std::error_code ec, const std::string& why) {
+[[noreturn]] void throw_open_error(std::error_code ec, std::string why) {
+    // std::system_error appends ": " + ec.message() to what(): a line that already ends with
+    // that message would say it twice.
+    const std::string tail = ": " + ec.message();
+    if (why.size() > tail.size() && why.ends_with(tail)) why.resize(why.size() - tail.size());
     throw std::system_error(ec,
                             why.empty() ? std::string("noriwal: cannot open the wal") : "noriwal: " + why);
 }

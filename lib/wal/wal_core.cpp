@@ -608,6 +608,11 @@ void wal_core::write_appends() {
     written_pos_ = log_->next_position();
 
     const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
+    // batch(w): a deadline already passed starts a round at the end of this step (the timer
+    // may not have run yet); if it cannot start because one is in flight, these appends wait
+    // until they are durable (back-pressure, doc/durability.md).
+    commit_.on_timer(now);
+    const bool hold = commit_.window_exceeded(now);
     for (std::size_t i = 0; i < group_ops_.size(); ++i) {
         request* r = group_ops_[i];
         if (results_[i]) {
@@ -615,7 +620,7 @@ void wal_core::write_appends() {
             finish(r);
             continue;
         }
-        if (!always && durability_of(r) != durability::sync) {
+        if (!always && !hold && durability_of(r) != durability::sync) {
             finish(r);  // batch and os: complete once written
             continue;
         }

@@ -22,6 +22,7 @@ const std::filesystem::path dir = "/log";
 std::shared_ptr<sim_disk> fresh_disk() {
     auto disk = std::make_shared<sim_disk>();
     BOOST_TEST_REQUIRE(!disk->create_directories(dir));
+    BOOST_TEST_REQUIRE(!disk->sync_directory("/"));  // the directory itself is durable
     return disk;
 }
 
@@ -287,6 +288,7 @@ BOOST_AUTO_TEST_CASE(rename_across_directories_needs_both_synced) {
     auto disk = fresh_disk();
     durable_file(*disk, "x");
     BOOST_TEST(!disk->create_directories("/other"));
+    BOOST_TEST(!disk->sync_directory("/"));
     BOOST_TEST(!disk->rename(dir / "f", "/other/f"));
     BOOST_TEST(disk->volatile_dir_op_count() == 2u);
     BOOST_TEST(!disk->sync_directory("/other"));
@@ -507,3 +509,25 @@ BOOST_AUTO_TEST_CASE(writes_and_syncs_from_two_threads) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_new_directory_is_durable_only_once_its_parent_is_synced) {
+    auto disk = std::make_shared<sim_disk>();
+    BOOST_TEST_REQUIRE(!disk->create_directories("/a/b"));
+    BOOST_TEST(disk->volatile_dir_op_count() == 2u);  // /a in /, /a/b in /a
+    auto f = create(*disk, "/a/b/f");
+    BOOST_TEST(!f->write_at(0, std::as_bytes(std::span("x", 1))));
+    BOOST_TEST(!f->sync());
+    BOOST_TEST(!disk->sync_directory("/a/b"));  // f's entry is durable in /a/b...
+    // ... but /a/b itself is not: a power cut may take the directory and f with it.
+    bool is_dir = true;
+    BOOST_TEST(!disk->power_cut()->is_directory("/a", is_dir));
+    BOOST_TEST(!is_dir);
+    BOOST_TEST(!exists(*disk->power_cut(), "/a/b/f"));
+    // /a kept, /a/b lost: /a/b/f is gone as well.
+    BOOST_TEST(!exists(*disk->power_cut(power_cut_plan::from_bits(0, 1)), "/a/b/f"));
+    BOOST_TEST(text(*disk->power_cut(power_cut_plan::from_bits(0, 3)), "/a/b/f") == "x");
+    BOOST_TEST(!disk->sync_directory("/"));
+    BOOST_TEST(!disk->sync_directory("/a"));
+    BOOST_TEST(disk->volatile_dir_op_count() == 0u);
+    BOOST_TEST(text(*disk->power_cut(), "/a/b/f") == "x");
+}

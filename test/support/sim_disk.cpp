@@ -66,9 +66,10 @@ using namespace sim_internal;
 
 struct sim_disk::state {
     mutable std::mutex mutex;
-    std::set<std::string> dirs;
-    entry_map entries;          // current names
-    entry_map durable_entries;  // names as of each directory's last sync
+    std::set<std::string> dirs;          // current directories
+    std::set<std::string> durable_dirs;  // as of each parent's last sync
+    entry_map entries;                   // current names
+    entry_map durable_entries;           // names as of each directory's last sync
     std::vector<pending_write> writes;
     std::vector<dir_op> dir_ops;
     std::set<std::string> locks;
@@ -178,7 +179,13 @@ void replay(entry_map& m, const dir_op& op) {
             if (it != m.end() && it->second == op.node) m.erase(it);
             break;
         }
+        case volatile_dir_op::kind::mkdir:
+            break;  // a directory, not a file entry: see replay_dirs
     }
+}
+
+void replay_dirs(std::set<std::string>& dirs, const dir_op& op) {
+    if (op.what == volatile_dir_op::kind::mkdir) dirs.insert(op.path);
 }
 
 // Mappings see every change of the current content within their length.
@@ -561,7 +568,11 @@ std::error_code sim_disk::create_directories(const std::filesystem::path& dir) {
         for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
             if (s.entries.count(*it) != 0) return sys(ENOTDIR);
         }
-        s.dirs.insert(chain.begin(), chain.end());
+        // Each new directory is an entry of its parent, durable once the parent is synced.
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+            if (!s.dirs.insert(*it).second) continue;
+            s.dir_ops.push_back({volatile_dir_op::kind::mkdir, parent_of(*it), *it, {}, nullptr});
+        }
         return {};
     });
 }
@@ -624,7 +635,9 @@ std::error_code sim_disk::sync_directory(const std::filesystem::path& dir) {
         auto& s = *state_;
         if (auto ec = check_dir(s, key)) return ec;
         for (const auto& op : s.dir_ops) {
-            if (op.dir == key) replay(s.durable_entries, op);
+            if (op.dir != key) continue;
+            replay(s.durable_entries, op);
+            replay_dirs(s.durable_dirs, op);
         }
         std::erase_if(s.dir_ops, [&](const dir_op& op) { return op.dir == key; });
         return {};
@@ -710,6 +723,7 @@ std::shared_ptr<sim_disk> sim_disk::snapshot() const {
     const auto& s = *state_;
     auto copy = std::make_shared<state>();
     copy->dirs = s.dirs;
+    copy->durable_dirs = s.durable_dirs;
     copy->capacity = s.capacity;
     copy->partial_writes = s.partial_writes;
     copy->failed_sync_keeps_cache = s.failed_sync_keeps_cache;
@@ -732,7 +746,7 @@ std::shared_ptr<sim_disk> sim_disk::snapshot() const {
     }
     for (const auto& op : s.dir_ops) {
         copy->dir_ops.push_back(op);
-        copy->dir_ops.back().node = twin(op.node);
+        if (op.node) copy->dir_ops.back().node = twin(op.node);
     }
     return std::shared_ptr<sim_disk>(new sim_disk(std::move(copy)));
 }
@@ -760,9 +774,23 @@ std::shared_ptr<sim_disk> sim_disk::power_cut(const power_cut_plan& plan) const 
 
     // The names a reboot finds: durable entries, then the kept directory operations in order.
     entry_map names = s.durable_entries;
+    std::set<std::string> dirs = s.durable_dirs;
     for (std::size_t i = 0; i < s.dir_ops.size(); ++i) {
-        if (plan.keeps_dir_op(i)) replay(names, s.dir_ops[i]);
+        if (!plan.keeps_dir_op(i)) continue;
+        replay(names, s.dir_ops[i]);
+        replay_dirs(dirs, s.dir_ops[i]);
     }
+    // A directory whose own entry was lost takes everything under it along. The set is in
+    // lexical order, so a parent comes before its children.
+    std::set<std::string> reachable;
+    for (const auto& d : dirs) {
+        const auto parent = parent_of(d);
+        if (parent.empty() || parent == "/" || reachable.count(parent) != 0) reachable.insert(d);
+    }
+    std::erase_if(names, [&](const auto& kv) {
+        const auto parent = parent_of(kv.first);
+        return !(parent.empty() || parent == "/" || reachable.count(parent) != 0);
+    });
     // The content of each file that kept a name: durable, then the kept writes in order.
     std::unordered_map<const inode*, std::shared_ptr<inode>> files;
     for (const auto& [k, n] : names) {
@@ -800,7 +828,8 @@ std::shared_ptr<sim_disk> sim_disk::power_cut(const power_cut_plan& plan) const 
     }
 
     auto after = std::make_shared<state>();
-    after->dirs = s.dirs;
+    after->dirs = reachable;
+    after->durable_dirs = reachable;
     after->capacity = s.capacity;
     after->partial_writes = s.partial_writes;
     after->failed_sync_keeps_cache = s.failed_sync_keeps_cache;

@@ -38,9 +38,13 @@
 // bytes (the pages stay in the cache until evicted), which is the most deceptive case; see
 // set_failed_sync_keeps_cache().
 //
+// Directories are entries too: create_directories() appends one "mkdir" volatile directory
+// operation per directory it creates (outermost first), made durable by syncing the parent
+// directory. A power cut that rolls a mkdir back loses the directory and everything under it,
+// synced or not, as a real file system may when the parent was never fsync'd.
+//
 // Simplifications (deliberate, documented):
-//   - Directories themselves are durable as soon as create_directories() returns; only the
-//     entries of files are volatile. Directories cannot be renamed or removed.
+//   - Directories cannot be renamed or removed.
 //   - Capacity counts the current size of every file reachable by a name (an unlinked file that
 //     is still open does not count).
 //   - A mapping is a private buffer of `len` bytes that every later write through this disk
@@ -136,10 +140,10 @@ struct unsynced_write {
 
 /// One entry of the list of volatile directory operations.
 struct volatile_dir_op {
-    enum class kind : std::uint8_t { create, rename, remove };
+    enum class kind : std::uint8_t { create, rename, remove, mkdir };
     kind what = kind::create;
     std::filesystem::path dir;     ///< the directory whose sync makes it durable
-    std::filesystem::path path;    ///< the file created or removed, or the rename's source
+    std::filesystem::path path;    ///< the file created or removed, the rename's source, or the new directory
     std::filesystem::path target;  ///< rename: the destination (in the same directory)
 };
 

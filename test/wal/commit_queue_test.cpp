@@ -139,6 +139,29 @@ BOOST_AUTO_TEST_CASE(batch_deadline_follows_the_oldest_unsynced_write) {
     BOOST_TEST(q.durable() == 3u);
 }
 
+// Issue 17, item 5: a slow fdatasync must not let the acknowledged-but-not-durable window grow.
+BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_appends) {
+    queue q(fsync_policy::batch(5ms));
+    q.on_written(1, 1, t0);
+    q.on_timer(t0 + 5ms);
+    BOOST_TEST(q.sync_due());
+    q.sync_started(1);  // covers LSN 1; it is slow
+    q.on_written(2, 1, t0 + 6ms);
+    BOOST_TEST(!q.window_exceeded(t0 + 10ms));  // LSN 2's window is not over yet
+    BOOST_TEST(q.window_exceeded(t0 + 11ms));   // it is, and no round can start for it
+    q.on_timer(t0 + 11ms);
+    BOOST_TEST(!q.sync_due());  // one round at a time
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);
+    BOOST_TEST(q.sync_due());  // the next round starts at once for LSN 2
+    q.sync_started(2);
+    BOOST_TEST(!q.window_exceeded(t0 + 20ms));  // everything written is covered
+    // Without a round in flight a passed deadline only demands a round.
+    q.sync_finished({}, done);
+    q.on_written(3, 1, t0 + 30ms);
+    BOOST_TEST(!q.window_exceeded(t0 + 40ms));
+}
+
 BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
     queue q(fsync_policy::os());
     q.on_written(10, 10, t0);

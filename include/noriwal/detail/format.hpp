@@ -12,7 +12,10 @@
 //   24  base_lsn       u64 the LSN of the first record this segment holds or will hold
 //   32  created_ns     u64 creation time, nanoseconds since the Unix epoch
 //   40  node_id        u64 wal_config::node_id of the writer
-//   48  reserved       12  zero
+//   48  prepared_size  u64 (since 1.1) the file's size when the segment was started, if it was
+//                          preallocated (zero_fill, fallocate); 0: not preallocated (or 1.0).
+//                          A preallocated file never shrinks: a shorter file was cut.
+//   56  reserved       4   zero
 //   60  header_crc     u32 masked CRC32C of bytes [0, 60)
 //
 // Records follow at offset 64, each starting at a multiple of 8. A record is a 32-byte header,
@@ -37,6 +40,17 @@
 // an older use of a recycled or preallocated file can therefore never read as a record of this
 // log. An all-zero header is never valid (type 0 is not a type, and the masked CRC of zeros
 // is not zero), so the zeros of a preallocated segment mark the clean end of the log.
+//
+// Close marker (since 1.1): a clean close leaves a 48-byte file named CLOSED in the log
+// directory, saying where the log ended; a read-write open removes it. Damage found before
+// that end is damage in the durable log, never a torn tail.
+//    0  magic          8   "NORICLSD"
+//    8  segment_id     u64 the active segment at close
+//   16  end_offset     u64 the end of its last record
+//   24  last_lsn       u64 the last LSN of the log (0: empty)
+//   32  file_size      u64 the active segment file's size
+//   40  reserved       u32 zero
+//   44  crc            u32 masked CRC32C of bytes [0, 44)
 #pragma once
 
 #include <noriwal/bytes.hpp>
@@ -96,6 +110,7 @@ struct segment_header {
     std::uint64_t base_lsn = 0;
     std::uint64_t created_ns = 0;
     std::uint64_t node_id = 0;
+    std::uint64_t prepared_size = 0;  ///< preallocated file size at start (0: not preallocated)
 };
 
 /// Writes the 64-byte header (current format version) into out.
@@ -111,6 +126,24 @@ enum class segment_header_status : std::uint8_t {
 };
 
 segment_header_status decode_segment_header(std::span<const std::byte> bytes, segment_header& out) noexcept;
+
+// ---------------------------------------------------------------- close marker
+
+inline constexpr std::string_view close_marker_name = "CLOSED";
+inline constexpr std::size_t close_marker_size = 48;
+
+/// Where a cleanly closed log ended (the CLOSED file).
+struct close_marker {
+    std::uint64_t segment_id = 0;
+    std::uint64_t end_offset = 0;
+    std::uint64_t last_lsn = 0;
+    std::uint64_t file_size = 0;
+    friend bool operator==(const close_marker&, const close_marker&) = default;
+};
+
+void encode_close_marker(const close_marker& m, std::span<std::byte, close_marker_size> out) noexcept;
+/// False unless `bytes` is exactly a marker with its magic and CRC.
+bool decode_close_marker(std::span<const std::byte> bytes, close_marker& out) noexcept;
 
 // ---------------------------------------------------------------- encoding (caller's thread)
 

@@ -1,0 +1,223 @@
+// The edges of durability (issue 17, doc/durability.md): what open says when it fails, what a
+// failed append means, reopening in place, and the batch window under a slow fdatasync. On the
+// simulated disk; no assertion depends on timing (waits only bound how long a broken build hangs).
+#include <noriwal/wal.hpp>
+
+#include "support/sim_disk.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using namespace noriwal;
+using namespace std::chrono_literals;
+using boost::system::error_code;
+
+namespace {
+
+wal_config sim_config(const std::shared_ptr<test::sim_disk>& disk,
+                      fsync_policy policy = fsync_policy::always()) {
+    wal_config cfg;
+    cfg.dir = "/log";
+    cfg.fs = disk;
+    cfg.fsync = policy;
+    cfg.max_segment_size = 64u << 10;
+    cfg.max_record_size = 4u << 10;
+    return cfg;
+}
+
+template <class Pred>
+bool eventually(Pred done, std::chrono::seconds limit = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
+// Flips one byte of a file on the simulated disk (current and, after a sync, durable content).
+void flip_byte(test::sim_disk& disk, const std::filesystem::path& p, std::uint64_t offset) {
+    std::unique_ptr<file> f;
+    BOOST_TEST_REQUIRE(!disk.open(p, open_mode::read_write, f));
+    std::byte b{};
+    std::size_t got = 0;
+    BOOST_TEST_REQUIRE(!f->read_at(offset, std::span<std::byte>(&b, 1), got));
+    b ^= std::byte{0x5a};
+    BOOST_TEST_REQUIRE(!f->write_at(offset, std::span<const std::byte>(&b, 1)));
+    BOOST_TEST_REQUIRE(!f->sync());
+}
+
+std::filesystem::path segment_file(std::uint64_t id) {
+    std::string n = std::to_string(id);
+    return std::filesystem::path("/log") / (std::string(20 - n.size(), '0') + n + ".wal");
+}
+
+std::pair<error_code, position> try_append(wal& w, const record& r) {
+    std::promise<std::pair<error_code, position>> pr;
+    auto f = pr.get_future();
+    w.async_append(r, [&pr](error_code ec, position p) { pr.set_value({ec, p}); });
+    return f.get();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(open_errors)
+
+// Issue 17, item 4: async_open explains itself as the blocking open does.
+BOOST_AUTO_TEST_CASE(async_open_of_a_damaged_log_says_where_and_what_to_do) {
+    auto disk = std::make_shared<test::sim_disk>();
+    std::vector<position> ps;
+    {
+        auto w = wal::open(sim_config(disk)).log;
+        for (int i = 0; i < 10; ++i) ps.push_back(w.append(record::put("k", std::string(100, 'a' + i))));
+        w.close();
+    }
+    flip_byte(*disk, segment_file(ps[3].segment_id), ps[3].offset + 40);  // mid-log: 6 durable records follow
+
+    asio::io_context ioc;
+    std::optional<error_code> got;
+    recovery_info info;
+    wal::async_open(ioc.get_executor(), sim_config(disk), [&](error_code ec, wal, recovery_info i) {
+        got = ec;
+        info = std::move(i);
+    });
+    ioc.run();
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST((*got == errc::corrupted));
+    BOOST_TEST(
+        info.error_message.find(segment_file(ps[3].segment_id).filename().string()) != std::string::npos,
+        info.error_message);
+    BOOST_TEST(info.error_message.find("offset " + std::to_string(ps[3].offset)) != std::string::npos,
+               info.error_message);
+    BOOST_TEST(info.error_message.find("point_in_time") != std::string::npos, info.error_message);
+    // The same line as the blocking open's exception.
+    try {
+        wal::open(sim_config(disk));
+        BOOST_FAIL("a damaged log opened");
+    } catch (const std::system_error& e) {
+        BOOST_TEST(std::string(e.what()).find(info.error_message) != std::string::npos, e.what());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_segment_that_cannot_be_opened_for_writing_says_writing) {
+    auto disk = std::make_shared<test::sim_disk>();
+    wal::open(sim_config(disk)).log.append(record::put("k", "v"));
+    disk->set_fault_hook([](const test::sim_event& e) -> std::error_code {
+        if (e.op == test::sim_op::open && e.path.extension() == ".wal")
+            return {EACCES, std::system_category()};
+        return {};
+    });
+    std::error_code ec;
+    std::string why;
+    auto o = wal::open(sim_config(disk), ec, &why);
+    BOOST_TEST((ec == std::errc::permission_denied));
+    BOOST_TEST(why.find("for writing") != std::string::npos, why);
+    BOOST_TEST(why.find("cannot read") == std::string::npos, why);
+    BOOST_TEST(why.find("read_only") != std::string::npos, why);
+}
+
+BOOST_AUTO_TEST_CASE(no_space_for_the_active_segment_names_the_size_it_needs) {
+    auto disk = std::make_shared<test::sim_disk>();
+    disk->set_capacity(16u << 10);
+    auto cfg = sim_config(disk);  // 64 KiB zero-filled segments do not fit in 16 KiB
+    std::error_code ec;
+    std::string why;
+    auto o = wal::open(cfg, ec, &why);
+    BOOST_TEST((ec == errc::no_space));
+    BOOST_TEST(why.find("max_segment_size (65536 bytes)") != std::string::npos, why);
+    BOOST_TEST(why.find("smaller") != std::string::npos, why);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_that_is_a_file_is_named_once) {
+    test::temp_dir tmp;
+    std::ofstream(tmp / "file") << "x";
+    wal_config cfg;
+    cfg.dir = tmp / "file" / "log";
+    try {
+        wal::open(cfg);
+        BOOST_FAIL("a log opened under a file");
+    } catch (const std::system_error& e) {
+        const std::string what = e.what();
+        BOOST_TEST(count_of(what, std::make_error_code(std::errc::not_a_directory).message()) == 1u, what);
+        BOOST_TEST(what.find(cfg.dir.string()) != std::string::npos, what);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(batch_window)
+
+// Issue 17, item 5: under batch(w), once the window of the oldest unsynced completion has
+// passed while a (slow) fdatasync is in flight, further appends complete only when durable.
+BOOST_AUTO_TEST_CASE(appends_past_the_window_wait_for_a_slow_fdatasync) {
+    auto disk = std::make_shared<test::sim_disk>();
+    auto cfg = sim_config(disk, fsync_policy::batch(5ms));
+    cfg.prealloc = preallocation::none;  // no fdatasync on the spare thread: every sync is a round
+    auto w = wal::open(cfg).log;
+
+    std::mutex m;
+    std::condition_variable cv;
+    bool released = false;
+    std::atomic<int> entered{0};
+    disk->set_fault_hook([&](const test::sim_event& e) -> std::error_code {
+        if (e.op != test::sim_op::sync) return {};
+        entered.fetch_add(1);
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return released; });  // a very slow fdatasync
+        return {};
+    });
+    auto release = [&] {
+        {
+            std::lock_guard lk(m);
+            released = true;
+        }
+        cv.notify_all();
+    };
+
+    auto [ec1, p1] = try_append(w, record::put("k", "1"));
+    BOOST_TEST(!ec1);
+    BOOST_TEST_REQUIRE(eventually([&] { return entered.load() >= 1; }), "the batch timer started no round");
+    auto [ec2, p2] = try_append(w, record::put("k", "2"));  // completes once written: its window starts
+    BOOST_TEST(!ec2);
+    BOOST_TEST(w.durable_lsn() < p2.lsn);
+    std::this_thread::sleep_for(20ms);  // LSN 2's window (5 ms) passes; the round is still stuck
+
+    std::atomic<bool> done{false};
+    std::atomic<lsn_t> durable_at_completion{0};
+    position p3;
+    w.async_append(record::put("k", "3"), [&](error_code ec, position p) {
+        BOOST_TEST(!ec);
+        p3 = p;
+        durable_at_completion = w.durable_lsn();
+        done = true;
+    });
+    std::this_thread::sleep_for(50ms);
+    BOOST_TEST(!done.load(), "an append completed unsynced while the batch window was exceeded");
+    release();
+    BOOST_TEST_REQUIRE(eventually([&] { return done.load(); }));
+    BOOST_TEST(durable_at_completion.load() >= p3.lsn);
+    BOOST_TEST(eventually([&] { return w.durable_lsn() >= p2.lsn; }));
+    disk->set_fault_hook({});
+    w.close();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
