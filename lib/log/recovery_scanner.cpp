@@ -633,9 +633,12 @@ recovery_plan recovery_scanner::finish() {
             reset_last = true;  // activated, never written: the clean end of the log
             if (segments_.back().base_lsn == 0) segments_.back().base_lsn = expected_ == 0 ? 1 : expected_;
         } else {
+            const std::size_t before = damages_.size();
             resolve_pending_stop(true, false);
+            // Damage at the end already says what is missing there.
+            if (damages_.size() == before) check_closed_end();
         }
-        check_closed_end();
+        if (reset_last) check_closed_end();
     }
 
     recovery_info& info = plan.info;
@@ -657,7 +660,7 @@ recovery_plan recovery_scanner::finish() {
     };
     if (mode_ == recovery_mode::absolute_consistency && first_damage != nullptr) {
         plan.error = errc::corrupted;
-        plan.why = where(first_damage->d) +
+        plan.why = where(first_damage->d) + (first_damage->reason.empty() ? "" : " " + first_damage->reason) +
                    "; recovery_mode::absolute_consistency accepts only a clean end " +
                    "(tolerate_corrupted_tail would cut a torn tail, point_in_time cuts at the damage)";
         return plan;

@@ -669,3 +669,199 @@ BOOST_AUTO_TEST_CASE(an_unknown_major_version_is_refused_in_every_mode) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ after a clean close
+// doc/durability.md, "A clean close leaves evidence": damage to records a clean close covered,
+// or a preallocated file cut short, is damage in the durable log, never a torn tail. After a
+// crash (no close) a torn tail is still tolerated.
+
+BOOST_AUTO_TEST_SUITE(clean_close)
+
+namespace {
+
+constexpr lsn_t closed_records = 24;
+
+struct closed_log {
+    std::shared_ptr<sim_disk> disk;
+    std::vector<written> recs;
+};
+
+// `closed_records` records, each synced (acknowledged durable under always), then a clean close
+// or a crash.
+closed_log build_closed(preallocation prealloc, bool clean) {
+    closed_log c;
+    c.disk = std::make_shared<sim_disk>();
+    auto o = open_ok(small_config(c.disk, recovery_mode::tolerate_corrupted_tail, prealloc));
+    log_writer w(*o.log);
+    for (lsn_t i = 1; i <= closed_records; ++i) {
+        w.put("key" + std::to_string(i), value_for(i));
+        w.sync();
+    }
+    if (clean) {
+        BOOST_TEST_REQUIRE(!o.log->close());
+    }
+    o.log.reset();
+    c.recs = w.records;
+    BOOST_TEST_REQUIRE(c.recs.back().pos.segment_id > 1u);
+    return c;
+}
+
+struct outcome {
+    opened o;
+    bool changed = false;  // a read-only open changed a file
+};
+
+// Opens a copy of the damaged disk read-only (checking it changes nothing), then read-write.
+outcome open_both(const std::shared_ptr<sim_disk>& disk, recovery_mode mode, preallocation prealloc) {
+    outcome r;
+    {
+        auto d = disk->snapshot();
+        const auto before = dir_contents(*d);
+        auto cfg = small_config(d, mode, prealloc);
+        cfg.read_only = true;
+        const opened ro = open_log(cfg);
+        r.changed = dir_contents(*d) != before;
+    }
+    r.o = open_log(small_config(disk->snapshot(), mode, prealloc));
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_byte_flipped_in_the_last_record_after_a_clean_close_is_mid_log) {
+    for (bool clean : {true, false}) {
+        const closed_log c = build_closed(preallocation::none, clean);
+        const written& last = c.recs.back();
+        auto disk = c.disk->snapshot();
+        flip_bit(*disk, segment_path(last.pos.segment_id), last.pos.offset + 40, 3);
+        for (recovery_mode mode : all_modes) {
+            const std::string ctx =
+                std::string(clean ? "clean close" : "crash") + ", " + std::string(to_string(mode));
+            const outcome r = open_both(disk, mode, preallocation::none);
+            BOOST_TEST(!r.changed, ctx);
+            const opened& o = r.o;
+            const bool refused = mode == recovery_mode::absolute_consistency ||
+                                 (clean && mode == recovery_mode::tolerate_corrupted_tail);
+            if (refused) {
+                BOOST_TEST(o.ec == errc::corrupted, ctx);
+                BOOST_TEST(o.why.find(nd::segment_file_name(last.pos.segment_id)) != std::string::npos,
+                           o.why);
+                BOOST_TEST(o.why.find("offset " + std::to_string(last.pos.offset)) != std::string::npos,
+                           o.why);
+                if (clean && mode == recovery_mode::tolerate_corrupted_tail)
+                    BOOST_TEST(o.why.find("closed cleanly") != std::string::npos, o.why);
+                continue;
+            }
+            BOOST_TEST_REQUIRE(!o.ec, ctx << ": " << o.why);
+            BOOST_TEST(o.info.valid_records == closed_records - 1, ctx);
+            BOOST_TEST(o.info.clean_close == clean, ctx);
+            BOOST_TEST_REQUIRE(!o.info.damages.empty(), ctx);
+            BOOST_TEST(o.info.damages.front().mid_log == clean, ctx);
+            BOOST_TEST(o.info.damages.front().offset == last.pos.offset, ctx);
+            // Exact after a clean close; after a crash nothing testifies to the destroyed record.
+            BOOST_TEST(o.info.records_truncated == (clean ? 1u : 0u), ctx);
+            BOOST_TEST((o.info.bytes_truncated > 0 && o.info.bytes_truncated <= last.size), ctx);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_preallocated_segment_cut_short_is_damage_with_or_without_a_clean_close) {
+    for (bool clean : {true, false}) {
+        const closed_log c = build_closed(preallocation::zero_fill, clean);
+        const std::uint64_t seg = c.recs.back().pos.segment_id;
+        // Cut inside the first record of the last segment.
+        std::size_t first_in_seg = c.recs.size() - 1;
+        while (first_in_seg > 0 && c.recs[first_in_seg - 1].pos.segment_id == seg) --first_in_seg;
+        const written& cut_in = c.recs[first_in_seg];
+        const lsn_t lost = closed_records - cut_in.lsn + 1;
+        const std::uint64_t cut = cut_in.pos.offset + 10;
+        auto disk = c.disk->snapshot();
+        truncate_file(*disk, segment_path(seg), cut);
+        for (recovery_mode mode : all_modes) {
+            const std::string ctx =
+                std::string(clean ? "clean close" : "crash") + ", " + std::string(to_string(mode));
+            const outcome r = open_both(disk, mode, preallocation::zero_fill);
+            BOOST_TEST(!r.changed, ctx);
+            const opened& o = r.o;
+            if (mode == recovery_mode::absolute_consistency ||
+                mode == recovery_mode::tolerate_corrupted_tail) {
+                BOOST_TEST(o.ec == errc::corrupted, ctx);
+                BOOST_TEST(o.why.find("truncated_file") != std::string::npos, o.why);
+                BOOST_TEST(o.why.find("4096 bytes it was preallocated to") != std::string::npos, o.why);
+                continue;
+            }
+            BOOST_TEST_REQUIRE(!o.ec, ctx << ": " << o.why);
+            BOOST_TEST(o.info.valid_records == closed_records - lost, ctx);
+            BOOST_TEST_REQUIRE(!o.info.damages.empty(), ctx);
+            const damage& d = o.info.damages.front();
+            BOOST_TEST((d.kind == damage_kind::truncated_file), ctx);
+            BOOST_TEST(d.mid_log, ctx);
+            BOOST_TEST(d.offset == cut_in.pos.offset, ctx);
+            const std::uint64_t end_at_close = c.recs.back().pos.offset + c.recs.back().size;
+            if (clean) {
+                // Exactly what was lost: the records, and their bytes (the part of the cut record
+                // still in the file is removed, the rest was cut by something else).
+                BOOST_TEST(o.info.records_truncated == lost, ctx);
+                BOOST_TEST(d.length == end_at_close - cut_in.pos.offset, ctx);
+                // Up to the last non-zero byte of what the file still holds, plus what was cut.
+                BOOST_TEST(o.info.bytes_truncated <= end_at_close - cut_in.pos.offset,
+                           ctx << ": " << describe(o.info));
+                BOOST_TEST(o.info.bytes_truncated >= end_at_close - cut, ctx << ": " << describe(o.info));
+                BOOST_TEST(o.info.damages.size() == 1u, ctx << ": " << describe(o.info));
+            } else {
+                BOOST_TEST(d.length == 4096 - cut, ctx);  // what is missing from the file
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(records_missing_at_the_end_after_a_clean_close_are_damage) {
+    // Not preallocated: the file's size proves nothing, the close marker does.
+    for (bool clean : {true, false}) {
+        const closed_log c = build_closed(preallocation::none, clean);
+        const written& first_lost = c.recs[c.recs.size() - 2];
+        auto disk = c.disk->snapshot();
+        truncate_file(*disk, segment_path(first_lost.pos.segment_id),
+                      first_lost.pos.offset);  // at a record boundary
+        const opened o = open_log(small_config(disk->snapshot(), recovery_mode::tolerate_corrupted_tail));
+        if (!clean) {
+            // After a crash the end of a growing file is where the writes stopped: a clean end.
+            BOOST_TEST_REQUIRE(!o.ec, o.why);
+            BOOST_TEST(o.info.valid_records == closed_records - 2);
+            continue;
+        }
+        BOOST_TEST(o.ec == errc::corrupted);
+        BOOST_TEST(o.why.find("records " + std::to_string(closed_records - 1) + " to " +
+                              std::to_string(closed_records)) != std::string::npos,
+                   o.why);
+        const opened p = open_log(small_config(disk->snapshot(), recovery_mode::point_in_time));
+        BOOST_TEST_REQUIRE(!p.ec, p.why);
+        BOOST_TEST(p.info.valid_records == closed_records - 2);
+        BOOST_TEST(p.info.records_truncated == 2u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_reopened_log_that_crashes_is_judged_by_its_hints_again) {
+    const closed_log c = build_closed(preallocation::none, true);
+    auto disk = c.disk->snapshot();
+    {
+        auto o = open_ok(small_config(disk));
+        BOOST_TEST(o.info.clean_close);
+        log_writer w(*o.log, closed_records);
+        w.put("k", "unsynced");  // never synced; the process dies
+    }
+    BOOST_TEST(dir_contents(*disk).count(std::string(nd::close_marker_name)) == 0u);  // open removed it
+    // The last record torn: a torn tail again, cut without complaint.
+    auto segs = segment_files(*disk);
+    const auto last_seg = segs.rbegin()->first;
+    const std::uint64_t end = c.recs.back().pos.segment_id == last_seg
+                                  ? c.recs.back().pos.offset + c.recs.back().size
+                                  : nd::segment_header_size;
+    flip_bit(*disk, segment_path(last_seg), end + 40, 1);
+    const opened o = open_log(small_config(disk, recovery_mode::tolerate_corrupted_tail));
+    BOOST_TEST_REQUIRE(!o.ec, o.why);
+    BOOST_TEST(o.info.valid_records == closed_records);
+    BOOST_TEST(!o.info.clean_close);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
