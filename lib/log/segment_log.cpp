@@ -118,6 +118,17 @@ std::error_code make_spare(const spare_request& req, spare_segment& out) {
     return {};
 }
 
+std::optional<close_marker> read_close_marker(file_system& fs, const std::filesystem::path& dir) {
+    const auto path = dir / close_marker_name;
+    std::unique_ptr<file> f;
+    std::array<std::byte, close_marker_size + 1> buf{};
+    std::size_t got = 0;
+    if (fs.open(path, open_mode::read_only, f) || f->read_at(0, buf, got)) return std::nullopt;
+    close_marker m;
+    if (!decode_close_marker(std::span<const std::byte>(buf.data(), got), m)) return std::nullopt;
+    return m;
+}
+
 // ------------------------------------------------------------------------ open
 
 segment_log::segment_log() : clock_(system_now_ns), may_recycle_([](std::uint64_t) { return true; }) {}
@@ -134,16 +145,6 @@ std::optional<std::string> foreign_segment_name(const std::vector<std::string>& 
         if (name.ends_with(".wal") && !parse_segment_file_name(name, id)) return name;
     }
     return std::nullopt;
-}
-
-std::optional<close_marker> read_close_marker(file_system& fs, const std::filesystem::path& path) {
-    std::unique_ptr<file> f;
-    std::array<std::byte, close_marker_size + 1> buf{};
-    std::size_t got = 0;
-    if (fs.open(path, open_mode::read_only, f) || f->read_at(0, buf, got)) return std::nullopt;
-    close_marker m;
-    if (!decode_close_marker(std::span<const std::byte>(buf.data(), got), m)) return std::nullopt;
-    return m;
 }
 
 std::string foreign_segment_why(const std::filesystem::path& dir, const std::string& name) {
@@ -246,7 +247,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     // decode (torn by a crash while it was written) says nothing: as if there were none.
     const bool has_marker = std::find(names.begin(), names.end(), close_marker_name) != names.end();
     if (has_marker) {
-        if (auto m = read_close_marker(fs, dir / close_marker_name)) scanner.set_clean_close(*m);
+        if (auto m = read_close_marker(fs, dir)) scanner.set_clean_close(*m);
     }
     for (const std::uint64_t id : ids) {
         const auto path = dir / segment_file_name(id);

@@ -113,6 +113,9 @@ struct spare_segment {
 /// On error, nothing is left behind that the next open would not remove.
 std::error_code make_spare(const spare_request& req, spare_segment& out);
 
+/// The close marker a clean close left in `dir` (doc/format.md), if there is one that decodes.
+std::optional<close_marker> read_close_marker(file_system& fs, const std::filesystem::path& dir);
+
 /// Name prefix and suffix of the engine's temporary files. A file named `spare-*.tmp` or
 /// `truncate-*.tmp` in the log directory belongs to the engine: open removes it.
 inline constexpr std::string_view spare_prefix = "spare-";

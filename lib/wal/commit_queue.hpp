@@ -89,18 +89,17 @@ public:
     }
 
     /// The round in flight returned. On success, every waiter it covers moves to `done` with no
-    /// error. On failure the queue is poisoned: waiters it covered get `ec` (the first failure),
-    /// every other waiter gets errc::poisoned.
+    /// error. On failure the queue is poisoned and every waiter gets `ec` (the first failure):
+    /// each waits for an LSN already written, whose bytes are in the file but will never be
+    /// known durable (in doubt: present or not after a reopen). errc::poisoned is for what
+    /// was never written (doc/durability.md, "What a failed append means").
     void sync_finished(std::error_code ec, std::vector<completion>& done) {
         lsn_t covered = in_flight_;
         in_flight_ = 0;
         if (ec) {
             poisoned_ = true;
             oldest_unsynced_.reset();
-            for (auto& w : waiters_) {
-                done.push_back(
-                    {std::move(w.waiter), w.lsn <= covered ? ec : make_error_code(errc::poisoned)});
-            }
+            for (auto& w : waiters_) done.push_back({std::move(w.waiter), ec});
             waiters_.clear();
             return;
         }

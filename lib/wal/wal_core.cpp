@@ -782,7 +782,11 @@ void wal_core::poison(std::error_code ec) {
         std::lock_guard lk(published_mutex_);
         failure_ = ec;
     }
-    commit_.fail_all(errc::poisoned, released_);
+    // The waiters were written (their bytes are in the file): they get the failure itself, which
+    // says "in doubt"; errc::poisoned is for appends never written (doc/durability.md).
+    std::error_code failed = classify(ec);
+    if (!failed || failed == errc::poisoned || failed == errc::closed) failed = errc::io_failed;
+    commit_.fail_all(failed, released_);
     for (auto& c : released_) {
         c.waiter->ec = c.ec;
         finish(c.waiter);

@@ -82,6 +82,7 @@ constexpr std::size_t max_reported_failures = 5;
 bool is_mutating(sim_op op) noexcept {
     switch (op) {
         case sim_op::create:
+        case sim_op::create_directories:  // a directory entry, volatile until its parent is synced
         case sim_op::write:
         case sim_op::sync:
         case sim_op::truncate:
@@ -192,11 +193,12 @@ std::vector<power_cut_plan> crash_explorer::plans_for(const sim_disk& disk) {
 }
 
 std::unique_ptr<detail::segment_log> crash_explorer::open_on(const std::shared_ptr<sim_disk>& disk,
-                                                             std::string& why) {
+                                                             std::string& why, recovery_info* found) {
     wal_config cfg = base_;
     cfg.fs = disk;
     std::unique_ptr<detail::segment_log> log;
-    recovery_info info;
+    recovery_info local;
+    recovery_info& info = found != nullptr ? *found : local;
     std::string open_why;
     if (auto ec = detail::segment_log::open(cfg, log, info, open_why)) {
         why = "open failed: " + ec.message() + " (" + open_why + ")";
@@ -266,6 +268,25 @@ std::string crash_explorer::check_state(const sim_disk& disk, const power_cut_pl
             return "record " + std::to_string(i) + " appended after recovery came back wrong (LSN " +
                    std::to_string(r.lsn) + ")";
     }
+
+    // 4. A clean close of the recovered log leaves its close marker, and the reopen after a
+    //    power cut finds it, finds no damage before where it says the log ended, and keeps
+    //    every record.
+    if (auto ec = log->close()) return "clean close after recovery: " + ec.message();
+    log.reset();
+    const auto d4 = d3->power_cut(power_cut_plan::drop_all());
+    recovery_info info4;
+    log = open_on(d4, why, &info4);
+    if (!log) return "reopen after a clean close: " + why;
+    if (!info4.clean_close) return "a clean close after recovery left no close marker that the reopen found";
+    if (info4.corruption_detected)
+        return "the reopen after a clean close found damage: " +
+               std::string(to_string(info4.damages.front().kind));
+    std::vector<read_record> r4;
+    if (auto err = read_log(*d4, crash_dir, r4); !err.empty())
+        return "after a clean close and reopen: " + err;
+    if (!same_records(r3, r4))
+        return "a clean close and reopen changed the log: " + describe(r3) + ", then " + describe(r4);
     return {};
 }
 

@@ -10,7 +10,9 @@
 //     (no stale, phantom, torn or joined record) and every atomic batch whole or absent;
 //   - every LSN acknowledged as durable at the crash point is there;
 //   - recovering again (after a process crash, then after a power cut) gives the same log;
-//   - appending after recovery works, and survives another power cut.
+//   - appending after recovery works, and survives another power cut;
+//   - a clean close of the recovered log leaves a close marker that the next open finds, with
+//     no damage before it and every record kept (reopen after recovery).
 #pragma once
 
 #include <noriwal/config.hpp>
@@ -72,7 +74,8 @@ private:
     std::vector<power_cut_plan> plans_for(const sim_disk& disk);
     // Returns an empty string or what went wrong.
     std::string check_state(const sim_disk& disk, const power_cut_plan& plan, const log_check& check);
-    std::unique_ptr<detail::segment_log> open_on(const std::shared_ptr<sim_disk>& disk, std::string& why);
+    std::unique_ptr<detail::segment_log> open_on(const std::shared_ptr<sim_disk>& disk, std::string& why,
+                                                 recovery_info* found = nullptr);
 
     wal_config base_;
     exploration_options opts_;

@@ -222,6 +222,36 @@ BOOST_AUTO_TEST_CASE(spares_reopen_and_recovery_after_a_cut) {
     report("spares, reopen, recovery after a cut", ex);
 }
 
+// Issue 17: the first open creates the log directory (its parent fsync'd: every crash point
+// after it must keep the directory), clean closes leave a close marker and reopens remove it,
+// and recovery after a power cut is followed by more appends, a clean close and a reopen. Every
+// operation is a crash point, including those of each open, close and recovery.
+BOOST_AUTO_TEST_CASE(directory_creation_clean_close_and_reopen_after_recovery) {
+    crash_explorer ex(small_segments(), exhaustive());
+    engine_workload w("edges", small_segments(), &ex, every_op());
+    for (int i = 0; i < 6; ++i) {
+        w.append({w.next_content()});
+        w.sync();
+    }
+    w.close_and_reopen();
+    for (int i = 0; i < 6; ++i) {
+        w.append({w.next_content(900)});
+        if (i % 2 == 1) w.sync();
+    }
+    w.power_cut_and_recover(7);
+    for (int i = 0; i < 6; ++i) {
+        w.append({w.next_content()});
+        w.sync();
+    }
+    w.close_and_reopen();
+    w.power_cut_and_recover(11);
+    for (int i = 0; i < 4; ++i) {
+        w.append({w.next_content()});
+        w.sync();
+    }
+    report("directory creation, clean close, reopen after recovery", ex);
+}
+
 // delete_segments_before removes several segments. Until the directory is fsync'd, any subset
 // of those removals may survive a power cut: with the oldest segment back and the second one
 // gone, the log must still open, starting after the hole, with every durable record.

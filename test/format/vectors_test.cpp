@@ -111,6 +111,7 @@ BOOST_AUTO_TEST_CASE(segment_header) {
     h.base_lsn = 1;
     h.created_ns = now_ns;
     h.node_id = 42;
+    h.prepared_size = 64u << 20;
     std::array<std::byte, 64> b;
     nd::encode_segment_header(h, b);
     BOOST_TEST(hex(b) == hex(doc));
@@ -123,6 +124,34 @@ BOOST_AUTO_TEST_CASE(segment_header) {
     BOOST_TEST(d.base_lsn == 1u);
     BOOST_TEST(d.created_ns == now_ns);
     BOOST_TEST(d.node_id == 42u);
+    BOOST_TEST(d.prepared_size == 64u << 20);
+}
+
+// Logs written by format 1.0 stay readable: the reserved bytes read as prepared_size 0.
+BOOST_AUTO_TEST_CASE(segment_header_of_format_1_0) {
+    const auto& doc = vector_named("segment-header-1.0");
+    nd::segment_header d;
+    BOOST_TEST_REQUIRE((nd::decode_segment_header(doc, d) == nd::segment_header_status::ok));
+    BOOST_TEST(d.minor == 0u);
+    BOOST_TEST(d.segment_id == segment_id);
+    BOOST_TEST(d.node_id == 42u);
+    BOOST_TEST(d.prepared_size == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(close_marker) {
+    const auto& doc = vector_named("close-marker");
+    const nd::close_marker m{segment_id, 232, 3, 64u << 20};
+    std::array<std::byte, nd::close_marker_size> b;
+    nd::encode_close_marker(m, b);
+    BOOST_TEST(hex(b) == hex(doc));
+    nd::close_marker d;
+    BOOST_TEST_REQUIRE(nd::decode_close_marker(doc, d));
+    BOOST_TEST((d == m));
+    // A marker torn by a crash is no marker.
+    BOOST_TEST(!nd::decode_close_marker(std::span(doc).first(40), d));
+    auto bad = doc;
+    bad[20] ^= std::byte{1};
+    BOOST_TEST(!nd::decode_close_marker(bad, d));
 }
 
 BOOST_AUTO_TEST_CASE(put_record) {

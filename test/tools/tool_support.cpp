@@ -83,7 +83,8 @@ record as_record(const written_record& w) {
 }
 }  // namespace
 
-void write_log(const wal_config& cfg, std::vector<written_record>& records, std::size_t sync_every) {
+void write_log(const wal_config& cfg, std::vector<written_record>& records, std::size_t sync_every,
+               bool clean_close) {
     wal::opened o = wal::open(cfg);
     std::size_t appends = 0;
     for (std::size_t i = 0; i < records.size();) {
@@ -102,6 +103,9 @@ void write_log(const wal_config& cfg, std::vector<written_record>& records, std:
         if (sync_every != 0 && ++appends % sync_every == 0) o.log.sync();
     }
     o.log.close();
+    // Without its close marker the log is as a writer that died after its last write leaves it:
+    // damage at its end is then a torn tail (doc/durability.md).
+    if (!clean_close) std::filesystem::remove(cfg.dir / std::string(detail::close_marker_name));
 }
 
 std::vector<written_record> sample_records(std::size_t n, std::size_t keys) {

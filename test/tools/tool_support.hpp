@@ -61,7 +61,11 @@ wal_config test_config(const std::filesystem::path& dir);
 
 /// Appends `records` (atomic batches where their `batch` says so), fills in their positions,
 /// syncing after every `sync_every` appends (0: only at the close), and closes the log.
-void write_log(const wal_config& cfg, std::vector<written_record>& records, std::size_t sync_every = 0);
+/// Writes the records through a wal, syncing every `sync_every` appends, and closes it. Unless
+/// `clean_close`, the close marker is removed: the log is then as a crash after the last write
+/// leaves it (damage at its end reads as a torn tail).
+void write_log(const wal_config& cfg, std::vector<written_record>& records, std::size_t sync_every = 0,
+               bool clean_close = false);
 
 /// `n` plain records: key "k<i % keys>", a value of 40..140 printable bytes; every 7th a
 /// tombstone, every 5th with a one-hour TTL, every 4th stored with LZ4.

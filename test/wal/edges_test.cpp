@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -218,6 +219,88 @@ BOOST_AUTO_TEST_CASE(appends_past_the_window_wait_for_a_slow_fdatasync) {
     BOOST_TEST(eventually([&] { return w.durable_lsn() >= p2.lsn; }));
     disk->set_fault_hook({});
     w.close();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(failed_appends)
+
+// Issue 17, item 3 (doc/durability.md, "What a failed append means"): an append that completes
+// with errc::poisoned was never written and is absent after a reopen; one that completes with
+// the failure itself (io_failed, no_space) was written and is in doubt; a success is present.
+BOOST_AUTO_TEST_CASE(a_poisoned_append_is_absent_after_reopen_and_an_in_doubt_one_may_be_present) {
+    auto disk = std::make_shared<test::sim_disk>();
+    auto w = wal::open(sim_config(disk, fsync_policy::always())).log;
+    BOOST_TEST(w.append(record::put("a", "acknowledged")).lsn == 1u);
+
+    std::mutex m;
+    std::condition_variable cv;
+    bool released = false;
+    std::atomic<bool> armed{true};
+    std::atomic<int> entered{0};
+    disk->set_fault_hook([&](const test::sim_event& e) -> std::error_code {
+        if (e.op != test::sim_op::sync || !armed.load()) return {};
+        entered.fetch_add(1);
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return released; });
+        armed = false;
+        return test::eio();  // the fdatasync of the round fails
+    });
+
+    struct outcome {
+        std::string key;
+        std::atomic<bool> done{false};
+        error_code ec;
+    };
+    std::vector<std::unique_ptr<outcome>> outcomes;
+    auto start = [&](const std::string& key) {
+        outcomes.push_back(std::make_unique<outcome>());
+        outcome* o = outcomes.back().get();
+        o->key = key;
+        w.async_append(record::put(key, "v"), [o](error_code ec, position) {
+            o->ec = ec;
+            o->done = true;
+        });
+    };
+    start("b");  // its round blocks in the fdatasync
+    BOOST_TEST_REQUIRE(eventually([&] { return entered.load() == 1; }));
+    start("c");  // written while the round is in flight: waits for the next round
+    start("d");
+    BOOST_TEST_REQUIRE(eventually([&] { return w.written_lsn() == 4u; }));
+    {
+        std::lock_guard lk(m);
+        released = true;
+    }
+    cv.notify_all();
+    BOOST_TEST_REQUIRE(eventually([&] {
+        for (const auto& o : outcomes)
+            if (!o->done) return false;
+        return true;
+    }));
+    start("e");  // after the failure: never written
+    BOOST_TEST_REQUIRE(eventually([&] { return outcomes.back()->done.load(); }));
+
+    for (const auto& o : outcomes) {
+        if (o->key == "e") {
+            BOOST_TEST((o->ec == errc::poisoned), o->key);
+        } else {
+            BOOST_TEST((o->ec == errc::io_failed), o->key << ": " << o->ec.message());  // in doubt
+        }
+    }
+
+    // The process dies (the page cache survives) and the log is reopened.
+    auto after = disk->snapshot();
+    w = wal();
+    auto reopened = wal::open(sim_config(after, fsync_policy::always())).log;
+    std::set<std::string> present;
+    auto r = reopened.make_reader();
+    while (auto e = r.try_next()) present.insert(std::string(as_string(e->key())));
+    BOOST_TEST(present.count("a") == 1u);  // acknowledged
+    BOOST_TEST(present.count("e") == 0u);  // poisoned: never written
+    // b, c and d were written: here the page cache kept them, so they are present, which their
+    // error (io_failed, not poisoned) allows.
+    BOOST_TEST(present.count("c") == 1u);
+    BOOST_TEST(present.count("d") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -20,7 +20,7 @@ bool same_key(bytes_view a, const std::vector<std::byte>& b) {
 // Prints one record; a value that does not decompress is damage (its CRCs hold, so the writer
 // stored bytes that its own codec cannot read back) and is reported instead.
 void emit(output& out, log_session& session, context& ctx, const walked_record& r, const print_options& opts,
-          std::vector<std::byte>& buf, bool& bad_value) {
+          std::vector<std::byte>& buf, bool& bad_value, std::uint64_t& beyond) {
     bytes_view value;
     if (!record_value(r, buf, value)) {
         session.done();
@@ -31,8 +31,23 @@ void emit(output& out, log_session& session, context& ctx, const walked_record& 
         bad_value = true;
         return;
     }
-    print_record(out.buf(), shown(r, value), opts);
+    shown_record s = shown(r, value);
+    s.beyond_end = session.beyond_recoverable_end(r.pos.lsn);
+    beyond += s.beyond_end ? 1 : 0;
+    print_record(out.buf(), s, opts);
     out.maybe_flush();
+}
+
+// Says, after the records, that some of them are not log content.
+void report_beyond(log_session& session, context& ctx, std::uint64_t beyond) {
+    if (beyond == 0) return;
+    session.done();
+    ctx.err
+        << "wal-inspect: " << beyond << " record" << (beyond == 1 ? "" : "s")
+        << " shown lie beyond the recoverable end of the log (LSN " << *session.recoverable_end()
+        << "), after damage that recovery takes for a torn tail: marked BEYOND-END (JSON: "
+           "beyond_recoverable_end), they are not log content, and the next read-write open in the default "
+           "recovery mode cuts them (wal-inspect verify says more)\n";
 }
 
 // ------------------------------------------------------------------------ dump
@@ -56,19 +71,23 @@ int dump_run(const po::variables_map& vm, context& ctx) {
     const std::optional<std::vector<std::byte>> key = key_from(vm);
 
     log_session session(ctx, dir_argument(vm), "dump");
+    session.find_recoverable_end();
     session.walk().start_at(from);
     output out(ctx.out);
     std::vector<std::byte> buf;
     bool bad_value = false;
+    std::uint64_t beyond = 0;
     std::uint64_t shown = 0;
     walked_record r;
     while (shown < limit && session.next(r)) {
         if (r.pos.lsn > to) break;
         if (key && !same_key(r.view.key, *key)) continue;
-        emit(out, session, ctx, r, opts, buf, bad_value);
+        emit(out, session, ctx, r, opts, buf, bad_value, beyond);
         ++shown;
     }
     session.done();
+    out.flush();
+    report_beyond(session, ctx, beyond);
     return bad_value ? exit_damage : session.status();
 }
 
@@ -87,9 +106,11 @@ int get_run(const po::variables_map& vm, context& ctx) {
     const bool latest = vm.count("latest") != 0;
 
     log_session session(ctx, dir_argument(vm), "get");
+    session.find_recoverable_end();
     output out(ctx.out);
     std::vector<std::byte> buf;
     bool bad_value = false;
+    std::uint64_t beyond = 0;
     std::uint64_t found = 0;
     std::optional<walked_record> last;  // holds its segment's mapping: its views stay valid
     walked_record r;
@@ -99,11 +120,13 @@ int get_run(const po::variables_map& vm, context& ctx) {
         if (latest) {
             last = r;
         } else {
-            emit(out, session, ctx, r, opts, buf, bad_value);
+            emit(out, session, ctx, r, opts, buf, bad_value, beyond);
         }
     }
     session.done();
-    if (last) emit(out, session, ctx, *last, opts, buf, bad_value);
+    if (last) emit(out, session, ctx, *last, opts, buf, bad_value, beyond);
+    out.flush();
+    report_beyond(session, ctx, beyond);
     if (found == 0) ctx.err << "wal-inspect get: no record with key " << quoted_bytes(*key, 64) << '\n';
     return bad_value ? exit_damage : session.status();
 }
@@ -121,7 +144,10 @@ const command dump_command = {
     "format of `wal-inspect import`. ttl_ms is the time the record had left to live when dump ran\n"
     "(negative once expired), expiry_unix_ms the absolute expiry stored in the record (ms since\n"
     "the Unix epoch); both are null for a record without TTL.\n\n"
-    "Damaged regions are stepped over and reported on stderr (exit status 1).",
+    "Damaged regions are stepped over and reported on stderr (exit status 1). Records that lie\n"
+    "beyond the recoverable end (valid records after damage that the default recovery takes for a\n"
+    "torn tail, so that the next read-write open cuts them) are marked: BEYOND-END in text,\n"
+    "\"beyond_recoverable_end\": true in JSON, and counted on stderr.",
     dump_options,
     dump_run,
 };

@@ -157,7 +157,8 @@ int run(const po::variables_map& vm, context& ctx) {
         w.string("dir", dir.string())
             .boolean("clean", clean)
             .number("segments", segments)
-            .number("records", salvage.info.valid_records);
+            .number("records", salvage.info.valid_records)
+            .boolean("clean_close", salvage.info.clean_close);
         if (salvage.info.valid_records != 0) {
             w.number("first_lsn", std::uint64_t{salvage.info.first_lsn})
                 .number("last_lsn", std::uint64_t{salvage.info.last_lsn});
@@ -265,7 +266,13 @@ int run(const po::variables_map& vm, context& ctx) {
             o += f.first_lost == f.last_lost ? ", LSN " + std::to_string(f.first_lost) + " lost"
                                              : ", LSNs " + std::to_string(f.first_lost) + ".." +
                                                    std::to_string(f.last_lost) + " lost";
-        o += d->mid_log ? "; mid-log: records that were already durable follow it\n"
+        o += d->mid_log && d->kind == damage_kind::truncated_file
+                 ? "; mid-log: the preallocated file was cut short, and the records it held past its end are "
+                   "lost\n"
+             : d->mid_log && salvage.info.clean_close ? "; mid-log: it lies before where the log ended when "
+                                                        "it was closed cleanly, so it hit records "
+                                                        "that were durable\n"
+             : d->mid_log ? "; mid-log: records that were already durable follow it\n"
              : f.followed
                  ? "; unproven: valid records follow it, but none was written knowing it durable, so "
                    "the default recovery takes it for a torn tail and cuts the log here\n"
@@ -281,6 +288,9 @@ int run(const po::variables_map& vm, context& ctx) {
              std::to_string(d->offset) +
              ": stale bytes of a recycled segment after the end of the log (harmless)\n";
     }
+    if (salvage.info.clean_close)
+        o += "The log was closed cleanly (it holds a close marker): damage before where it ended then is "
+             "damage to durable records, never a torn tail.\n";
     o += "Opening this log would, by recovery mode:\n";
     for (std::size_t i = 0; i < modes.size(); ++i) {
         std::string name(to_string(modes[i]));

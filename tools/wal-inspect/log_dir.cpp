@@ -131,6 +131,9 @@ std::vector<detail::recovery_plan> scan_log(
     const std::function<void(std::uint64_t id, std::span<const std::byte> bytes)>& each) {
     std::vector<detail::recovery_scanner> scanners;
     for (const recovery_mode m : modes) scanners.emplace_back(m);
+    // A clean close's marker, as an open reads it (doc/format.md).
+    if (auto m = detail::read_close_marker(fs, dir))
+        for (detail::recovery_scanner& s : scanners) s.set_clean_close(*m);
     std::uint64_t total = 0, done = 0;
     for (const std::uint64_t id : ids) {
         std::error_code ec;

@@ -103,6 +103,7 @@ void print_text(std::string& out, const shown_record& r, const print_options& o)
         out += left <= 0 ? " (expired)" : " (in " + human_duration(std::chrono::nanoseconds(left)) + ")";
     }
     if (r.batch != detail::record_type::full) out += " batch=" + std::string(batch_name(r.batch));
+    if (r.beyond_end) out += " BEYOND-END (not log content: the next open cuts it)";
     out.push_back('\n');
 }
 
@@ -122,6 +123,7 @@ void print_json(std::string& out, const shown_record& r, const print_options& o)
         w.null("ttl_ms").null("expiry_unix_ms");
     }
     w.string("compression", compression_name(r.stored)).string("batch", batch_name(r.batch));
+    if (r.beyond_end) w.boolean("beyond_recoverable_end", true);
     w.end();
     out.push_back('\n');
 }

@@ -49,6 +49,9 @@ struct shown_record {
     std::uint64_t stored_value_size = 0;
     detail::record_type batch = detail::record_type::full;
     std::span<const std::byte> frame;  ///< the record as stored (hex); empty if not at hand
+    /// Beyond the recoverable end: a read-write open in the default recovery mode cuts it
+    /// (text: marked "BEYOND-END"; JSON: "beyond_recoverable_end": true).
+    bool beyond_end = false;
 };
 
 /// The value of a record, decompressed into `buf` if it is stored compressed. False if the

@@ -38,6 +38,14 @@ log_session::log_session(context& ctx, const std::filesystem::path& dir, std::st
     };
 }
 
+void log_session::find_recoverable_end() {
+    progress prog(ctx_->err, ctx_->progress, "recovery scan");
+    const recovery_mode mode[] = {recovery_mode::tolerate_corrupted_tail};
+    const auto plans = scan_log(*fs_, dir_, list_segment_ids(*fs_, dir_), mode, prog, nullptr);
+    recoverable_end_.reset();
+    if (!plans.front().error) recoverable_end_ = plans.front().info.last_lsn;
+}
+
 bool log_session::next(walked_record& r) {
     if (!walk_.next(r)) return false;
     if ((++count_ & 0x3FF) == 0 && ctx_->progress) {

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,19 @@ public:
     log_session(context& ctx, const std::filesystem::path& dir, std::string activity, bool report = true);
 
     record_walk& walk() noexcept { return walk_; }
+
+    /// Finds where a read-write open in the default recovery mode (tolerate_corrupted_tail)
+    /// would end the log: records after it lie beyond the recoverable prefix (valid records
+    /// after a hole that recovery takes for a torn tail). Reads the whole log once more. For
+    /// commands that read a log at rest (dump, get), not for tail -f, whose log grows.
+    void find_recoverable_end();
+    /// The record at `lsn` is one the default open would cut (find_recoverable_end first).
+    bool beyond_recoverable_end(lsn_t lsn) const noexcept {
+        return recoverable_end_ && lsn > *recoverable_end_;
+    }
+    /// The last LSN the default open keeps, when it opens at all (empty: it refuses, cutting
+    /// nothing, or find_recoverable_end was not called).
+    std::optional<lsn_t> recoverable_end() const noexcept { return recoverable_end_; }
     /// The next record (updating the progress line now and then); false at the end.
     bool next(walked_record& r);
     /// Erases the progress line (before printing a report).
@@ -58,6 +72,7 @@ private:
     std::vector<walk_damage> damages_;
     std::uint64_t total_ = 0;
     std::uint64_t count_ = 0;
+    std::optional<lsn_t> recoverable_end_;
 };
 
 }  // namespace noriwal::inspect
