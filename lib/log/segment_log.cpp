@@ -356,19 +356,8 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         return {};
     }
 
-    // The marker describes the log as it was closed; from now on the log changes. Its removal
-    // is made durable by the directory sync below, before open returns (and so before any new
-    // record or truncation).
-    std::error_code ec;
-    if (has_marker) {
-        ec = fs.remove(dir / close_marker_name);
-        if (ec) {
-            why =
-                "cannot remove the close marker " + (dir / close_marker_name).string() + ": " + describe(ec);
-            return ec;
-        }
-    }
     // The active segment: the last one where it can take records, else a new one.
+    std::error_code ec;
     if (!log->segments_.empty() && plan.reset_last) {
         // An all-zero file (activated, never written): it gets its header again.
         segment& s = log->segments_.back();
@@ -390,6 +379,17 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         std::uint64_t next_id = ids.empty() ? 1 : ids.back() + 1;
         if (!log->segments_.empty()) next_id = log->segments_.back().id + 1;
         ec = log->activate(next_id);
+    }
+    // The marker describes the log as it was closed; from now on the log changes. Its removal
+    // is made durable by the directory sync below, before open returns (and so before any new
+    // record or truncation). An open that fails before this point leaves it in place.
+    if (!ec && has_marker) {
+        ec = fs.remove(dir / close_marker_name);
+        if (ec) {
+            why =
+                "cannot remove the close marker " + (dir / close_marker_name).string() + ": " + describe(ec);
+            return ec;
+        }
     }
     // Always: the entries of the segments just read (a crashed writer's last rename may not
     // have reached the disk) must be durable before the durable watermark says their records are.

@@ -279,7 +279,8 @@ std::string crash_explorer::check_state(const sim_disk& disk, const power_cut_pl
     log = open_on(d4, why, &info4);
     if (!log) return "reopen after a clean close: " + why;
     if (!info4.clean_close) return "a clean close after recovery left no close marker that the reopen found";
-    if (info4.corruption_detected)
+    if (info4.corruption_detected &&
+        base_.recovery != recovery_mode::skip_corrupted)  // salvage keeps its damage
         return "the reopen after a clean close found damage: " +
                std::string(to_string(info4.damages.front().kind));
     std::vector<read_record> r4;
