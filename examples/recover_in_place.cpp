@@ -14,6 +14,7 @@
 //
 //   example_recover_in_place [directory]  (default: noriwal-example-recover in the temp directory)
 #include <noriwal/error.hpp>
+#include <noriwal/file_system.hpp>
 #include <noriwal/reader.hpp>
 #include <noriwal/wal.hpp>
 

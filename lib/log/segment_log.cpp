@@ -909,10 +909,8 @@ std::error_code segment_log::write_close_marker() {
     std::error_code ec;
     if (a.f) ec = a.f->size(m.file_size);
     encode_close_marker(m, bytes);
-    if (!ec) {
-        (void)fs_->remove(path);  // a marker is never left by a writable open; be safe
-        ec = fs_->open(path, open_mode::create_exclusive, f);
-    }
+    // A read-write open removed any earlier marker: one found here is not ours (EEXIST).
+    if (!ec) ec = fs_->open(path, open_mode::create_exclusive, f);
     if (!ec) ec = f->write_at(0, bytes);
     if (!ec) ec = f->sync();
     if (!ec) ec = fs_->sync_directory(cfg_.dir);

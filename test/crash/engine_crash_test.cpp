@@ -252,6 +252,21 @@ BOOST_AUTO_TEST_CASE(directory_creation_clean_close_and_reopen_after_recovery) {
     report("directory creation, clean close, reopen after recovery", ex);
 }
 
+// Rounds of nine unsynced appends and a sync (up to 2^10 power-cut states at each of their
+// operations: every subset of the unsynced writes), with a clean close and reopen, or a power
+// cut and recovery, every few rounds.
+BOOST_AUTO_TEST_CASE(unsynced_rounds_with_clean_closes_and_recoveries) {
+    crash_explorer ex(small_segments(), exhaustive());
+    engine_workload w("rounds", small_segments(), &ex, every_op());
+    for (int round = 0; round < 24; ++round) {
+        for (int i = 0; i < 9; ++i) w.append({w.next_content(300)});
+        w.sync();
+        if (round % 7 == 3) w.close_and_reopen();
+        if (round % 7 == 6) w.power_cut_and_recover(100 + static_cast<std::uint64_t>(round));
+    }
+    report("unsynced rounds, clean closes, recoveries", ex);
+}
+
 // delete_segments_before removes several segments. Until the directory is fsync'd, any subset
 // of those removals may survive a power cut: with the oldest segment back and the second one
 // gone, the log must still open, starting after the hole, with every durable record.
