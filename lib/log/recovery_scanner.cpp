@@ -502,8 +502,13 @@ void recovery_scanner::add_truncated_file(const scanned_segment& s, std::uint64_
 // last segment removed, a tail zeroed or cut at a record boundary) were durable: damage.
 void recovery_scanner::check_closed_end() {
     if (!closed_ || closed_->last_lsn == 0 || surveying_ || segments_.empty()) return;
+    // The last LSN the log accounts for: its last record, or one before a segment's base LSN
+    // (a log whose records were all deleted, or whose active segment is still empty).
     lsn_t last = 0;
-    for (const scanned_segment& s : segments_) last = std::max(last, s.last_lsn);
+    for (const scanned_segment& s : segments_) {
+        last = std::max(last, s.last_lsn);
+        if (s.header_ok && s.base_lsn > 0) last = std::max(last, s.base_lsn - 1);
+    }
     if (last >= closed_->last_lsn) return;
     const std::size_t index = segments_.size() - 1;
     scanned_segment& s = segments_.back();
@@ -712,12 +717,17 @@ recovery_plan recovery_scanner::finish() {
         info.last_valid = {s.id, s.last_offset, s.last_lsn};
         last = s.last_lsn;
     }
-    // What the log no longer holds.
+    // What the log no longer holds. `accounted`: the last LSN the kept log accounts for (its
+    // last record, or one before the base LSN of a segment with none yet).
+    lsn_t accounted = last;
+    if (!plan.kept.empty() && plan.kept.back().header_ok && plan.kept.back().base_lsn > 0)
+        accounted = std::max(accounted, plan.kept.back().base_lsn - 1);
     std::uint64_t skipped_lsns = 0;
     for (const lsn_range& r : skipped_)
         if (r.last >= r.first) skipped_lsns += r.last - r.first + 1;
     if (closed_ && closed_->last_lsn != 0) {
-        info.records_truncated = skipped_lsns + (closed_->last_lsn > last ? closed_->last_lsn - last : 0);
+        info.records_truncated =
+            skipped_lsns + (closed_->last_lsn > accounted ? closed_->last_lsn - accounted : 0);
         // Bytes of the log that something cut from the file it was in (counted where known).
         for (const scanned_segment& s : segments_)
             if (s.id == closed_->segment_id && closed_->end_offset > s.file_size)

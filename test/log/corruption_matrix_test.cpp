@@ -841,6 +841,31 @@ BOOST_AUTO_TEST_CASE(records_missing_at_the_end_after_a_clean_close_are_damage) 
     }
 }
 
+// The close marker names the last LSN; a log whose records were all deleted (its active
+// segment empty, starting after them) still accounts for it.
+BOOST_AUTO_TEST_CASE(a_log_emptied_by_deleting_its_segments_closes_and_reopens_clean) {
+    auto disk = std::make_shared<sim_disk>();
+    {
+        auto o = open_ok(small_config(disk));
+        log_writer w(*o.log);
+        for (lsn_t i = 1; i <= closed_records; ++i) w.put("key" + std::to_string(i), value_for(i));
+        w.sync();
+        BOOST_TEST_REQUIRE(!o.log->rotate());
+        std::uint64_t deleted = 0;
+        BOOST_TEST_REQUIRE(!o.log->delete_segments_before({0, 0, closed_records + 1}, deleted));
+        BOOST_TEST_REQUIRE(deleted > 0u);
+        BOOST_TEST_REQUIRE(!o.log->close());
+    }
+    for (recovery_mode mode : all_modes) {
+        const opened o = open_log(small_config(disk->snapshot(), mode));
+        BOOST_TEST_REQUIRE(!o.ec, to_string(mode) << ": " << o.why);
+        BOOST_TEST(o.info.clean_close);
+        BOOST_TEST(!o.info.corruption_detected, to_string(mode));
+        BOOST_TEST(o.info.records_truncated == 0u, to_string(mode));
+        BOOST_TEST(o.log->next_position().lsn == closed_records + 1, to_string(mode));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_reopened_log_that_crashes_is_judged_by_its_hints_again) {
     const closed_log c = build_closed(preallocation::none, true);
     auto disk = c.disk->snapshot();
