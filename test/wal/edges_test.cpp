@@ -3,6 +3,7 @@
 // simulated disk; no assertion depends on timing (waits only bound how long a broken build hangs).
 #include <noriwal/wal.hpp>
 
+#include "support/eventually.hpp"
 #include "support/sim_disk.hpp"
 #include "support/temp_dir.hpp"
 
@@ -39,15 +40,7 @@ wal_config sim_config(const std::shared_ptr<test::sim_disk>& disk,
     return cfg;
 }
 
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::eventually;
 
 std::size_t count_of(const std::string& text, const std::string& what) {
     std::size_t n = 0;

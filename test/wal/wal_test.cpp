@@ -6,6 +6,7 @@
 
 #include <wal/wal_core.hpp>
 
+#include "support/eventually.hpp"
 #include "support/printing.hpp"
 #include "support/sim_disk.hpp"
 #include "support/temp_dir.hpp"
@@ -63,17 +64,7 @@ wal_config sim_config(const std::shared_ptr<test::sim_disk>& disk, fsync_policy 
 
 const record rec = record::put("key", "value");
 
-/// Waits until `done()` holds, polling; false if it still does not after `limit`. The limit
-/// only bounds how long a broken build hangs: no test result depends on the time taken.
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::eventually;
 
 /// Holds the wal's writer strand inside a posted function until release(), so that requests
 /// initiated meanwhile stay queued in the intake.
