@@ -96,7 +96,7 @@ install(FILES "${noriwal_BINARY_DIR}/noriwal.pc" DESTINATION "${_noriwal_pcdir}"
 # Tools, when this configuration builds them (tools/ and perf/ were added before this file).
 # With a shared libnoriwal in a private prefix, the installed tools find it next to themselves.
 file(RELATIVE_PATH _noriwal_bin_to_lib "/root/${CMAKE_INSTALL_BINDIR}" "/root/${CMAKE_INSTALL_LIBDIR}")
-foreach(tool wal-inspect wal-bench)
+foreach(tool wal-inspect wal-bench noriwal-kvd)
   if(TARGET ${tool})
     if(NOT NORIWAL_STATIC AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" AND NOT APPLE AND NOT WIN32)
       set_property(TARGET ${tool} APPEND PROPERTY INSTALL_RPATH "$ORIGIN/${_noriwal_bin_to_lib}")

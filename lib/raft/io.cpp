@@ -148,7 +148,7 @@ int io_start(raft_io* raw, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb
     s.arm_tick();
     s.net->start([&s](raft_message& m) {
         if (s.closing || s.failed) {
-            free_message_buffers(m);
+            free_message(m);
             return;
         }
         ++s.counters.messages_received;
@@ -199,9 +199,8 @@ int io_send(raft_io* raw, raft_io_send* req, const raft_message* message, raft_i
     auto& s = self(raw);
     if (s.closing) return RAFT_CANCELED;
     req->cb = cb;
-    int rv = s.net->send(*message, [&s, req](int status) {
-        s.finish([req, status] { req->cb(req, status); }, false);
-    });
+    int rv = s.net->send(*message,
+                         [&s, req](int status) { s.finish([req, status] { req->cb(req, status); }, false); });
     if (rv == 0) ++s.in_flight;
     return rv;
 }
@@ -257,7 +256,8 @@ int io_snapshot_get(raft_io* raw, raft_io_snapshot_get* req, raft_io_snapshot_ge
     req->cb = cb;
     int rv = s.store->snapshot_get([&s, req](int status, raft_snapshot* snap) {
         if (status != 0) s.fail("snapshot_get: " + describe(s.store->failure()));
-        s.finish([req, status, snap] { req->cb(req, status == 0 ? snap : nullptr, status == 0 ? 0 : RAFT_CANCELED); },
+        s.finish([req, status,
+                  snap] { req->cb(req, status == 0 ? snap : nullptr, status == 0 ? 0 : RAFT_CANCELED); },
                  status != 0);
     });
     if (rv != 0) {

@@ -1,11 +1,15 @@
 // The replicated key-value state of noriwal-kvd: a sorted map of keys to values behind canonical
 // raft's `struct raft_fsm` (version 1). A RAFT_COMMAND entry carries one SET (encode_set), or a
 // server's announcement of its client address (encode_client_address: a leader announces itself
-// so that followers can answer REDIRECT with it); a snapshot is the whole state in one buffer. state_hash digests the whole map (keys in
-// order, each length-prefixed), so that two nodes with the same hash hold the same state.
+// so that followers can answer REDIRECT with it); a snapshot is the whole state in one buffer. state_hash
+// digests the whole map (keys in order, each length-prefixed), so that two nodes with the same hash hold the
+// same state.
 #pragma once
 
+// libraft 0.15's headers have no extern "C" of their own.
+extern "C" {
 #include <raft.h>
+}
 
 #include <cstdint>
 #include <map>

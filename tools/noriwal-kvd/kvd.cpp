@@ -123,14 +123,15 @@ private:
     void read_next();
     void reply(const std::string& line, bool then_close = false) {
         out_ = line + "\n";
-        asio::async_write(socket_, asio::buffer(out_),
-                          [self = shared_from_this(), then_close](const boost::system::error_code& ec, std::size_t) {
-                              if (ec || then_close) {
-                                  self->close();
-                                  return;
-                              }
-                              self->read_next();
-                          });
+        asio::async_write(
+            socket_, asio::buffer(out_),
+            [self = shared_from_this(), then_close](const boost::system::error_code& ec, std::size_t) {
+                if (ec || then_close) {
+                    self->close();
+                    return;
+                }
+                self->read_next();
+            });
     }
 
     server& srv_;
@@ -140,12 +141,12 @@ private:
 };
 
 struct apply_request {
-    raft_apply req{};
+    struct raft_apply req {};
     std::function<void(int status, raft_index index)> done;
 };
 
 struct barrier_request {
-    raft_barrier req{};
+    struct raft_barrier req {};
     std::function<void(int status)> done;
 };
 
@@ -169,7 +170,8 @@ public:
         initialized_ = true;
         raft_configuration conf;
         raft_configuration_init(&conf);
-        for (const auto& [id, address] : opts_.cluster) raft_configuration_add(&conf, id, address.c_str(), RAFT_VOTER);
+        for (const auto& [id, address] : opts_.cluster)
+            raft_configuration_add(&conf, id, address.c_str(), RAFT_VOTER);
         rv = raft_bootstrap(&raft_, &conf);
         raft_configuration_close(&conf);
         if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
@@ -203,8 +205,8 @@ public:
         signals_.async_wait([this](const boost::system::error_code& ec, int) {
             if (!ec) stop();
         });
-        std::cerr << "noriwal-kvd: server " << opts_.id << " raft " << self_address << " client " << opts_.client
-                  << " dir " << opts_.dir.string() << "\n";
+        std::cerr << "noriwal-kvd: server " << opts_.id << " raft " << self_address << " client "
+                  << opts_.client << " dir " << opts_.dir.string() << "\n";
         return 0;
     }
 
@@ -250,7 +252,7 @@ public:
             };
             req->req.data = req;
             raft_buffer buf = encode_set(w[1], w[2]);
-            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](raft_apply* r, int status, void*) {
+            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](struct raft_apply* r, int status, void*) {
                 auto* a = static_cast<apply_request*>(r->data);
                 a->done(status, r->index);
                 delete a;
@@ -275,7 +277,7 @@ public:
             respond(v ? "VALUE " + *v : std::string("NOTFOUND"));
         };
         req->req.data = req;
-        int rv = raft_barrier(&raft_, &req->req, [](raft_barrier* r, int status) {
+        int rv = raft_barrier(&raft_, &req->req, [](struct raft_barrier* r, int status) {
             auto* b = static_cast<barrier_request*>(r->data);
             b->done(status);
             delete b;
@@ -306,7 +308,8 @@ private:
         raft_leader(&raft_, &leader, &address);
         if (leader == 0) return "ERR no leader, retry";
         auto client = fsm_.client_address(leader);
-        if (!client) return "ERR leader " + std::to_string(leader) + " has not announced its client address, retry";
+        if (!client)
+            return "ERR leader " + std::to_string(leader) + " has not announced its client address, retry";
         return "REDIRECT " + *client;
     }
 
@@ -317,10 +320,11 @@ private:
         char hash[32];
         std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fsm_.state_hash()));
         std::ostringstream os;
-        os << "{\"id\":" << opts_.id << ",\"role\":\"" << role_name(raft_state(&raft_)) << "\",\"leader\":" << leader
-           << ",\"term\":" << raft_.current_term << ",\"commit_index\":" << raft_.commit_index
-           << ",\"applied_index\":" << raft_last_applied(&raft_) << ",\"last_index\":" << raft_last_index(&raft_)
-           << ",\"keys\":" << fsm_.size() << ",\"state_hash\":\"" << hash << "\"}";
+        os << "{\"id\":" << opts_.id << ",\"role\":\"" << role_name(raft_state(&raft_))
+           << "\",\"leader\":" << leader << ",\"term\":" << raft_.current_term
+           << ",\"commit_index\":" << raft_.commit_index << ",\"applied_index\":" << raft_last_applied(&raft_)
+           << ",\"last_index\":" << raft_last_index(&raft_) << ",\"keys\":" << fsm_.size()
+           << ",\"state_hash\":\"" << hash << "\"}";
         return os.str();
     }
 
@@ -341,12 +345,13 @@ private:
     // answer REDIRECT with it.
     void announce() {
         if (stopping_) return;
-        if (!announcing_ && raft_state(&raft_) == RAFT_LEADER && fsm_.client_address(opts_.id) != opts_.client) {
+        if (!announcing_ && raft_state(&raft_) == RAFT_LEADER &&
+            fsm_.client_address(opts_.id) != opts_.client) {
             auto* req = new apply_request;
             req->done = [this](int, raft_index) { announcing_ = false; };
             req->req.data = req;
             raft_buffer buf = encode_client_address(opts_.id, opts_.client);
-            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](raft_apply* r, int status, void*) {
+            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](struct raft_apply* r, int status, void*) {
                 auto* a = static_cast<apply_request*>(r->data);
                 a->done(status, r->index);
                 delete a;
@@ -378,22 +383,22 @@ private:
 };
 
 void connection::read_next() {
-    asio::async_read_until(socket_, buf_, '\n',
-                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                               if (ec == asio::error::not_found) {
-                                   self->reply("ERR line longer than " + std::to_string(max_line) + " bytes", true);
-                                   return;
-                               }
-                               if (ec) {
-                                   self->close();
-                                   return;
-                               }
-                               std::string line(asio::buffers_begin(self->buf_.data()),
-                                                asio::buffers_begin(self->buf_.data()) + static_cast<long>(n) - 1);
-                               self->buf_.consume(n);
-                               if (!line.empty() && line.back() == '\r') line.pop_back();
-                               self->srv_.handle(line, [self](const std::string& r) { self->reply(r); });
-                           });
+    asio::async_read_until(
+        socket_, buf_, '\n', [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+            if (ec == asio::error::not_found) {
+                self->reply("ERR line longer than " + std::to_string(max_line) + " bytes", true);
+                return;
+            }
+            if (ec) {
+                self->close();
+                return;
+            }
+            std::string line(asio::buffers_begin(self->buf_.data()),
+                             asio::buffers_begin(self->buf_.data()) + static_cast<long>(n) - 1);
+            self->buf_.consume(n);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            self->srv_.handle(line, [self](const std::string& r) { self->reply(r); });
+        });
 }
 
 }  // namespace

@@ -21,7 +21,10 @@
 
 #include <noriwal/config.hpp>
 
+// libraft 0.15's headers have no extern "C" of their own.
+extern "C" {
 #include <raft.h>
+}
 
 #include <boost/asio/any_io_executor.hpp>
 
