@@ -201,6 +201,7 @@ int kv_fsm::restore(raft_fsm* fsm, raft_buffer* buf) {
     if (p != end) return RAFT_MALFORMED;
     self->map_ = std::move(map);
     self->clients_ = std::move(clients);
+    ++self->restores_;
     // On success the state machine owns the buffer's memory (as the engine's own test FSM does).
     raft_free(buf->base);
     return 0;

@@ -46,6 +46,9 @@ public:
     std::optional<std::string> client_address(raft_id id) const;
     /// Entries applied since start (commands only; a restore does not count).
     std::uint64_t applied_commands() const noexcept { return applied_; }
+    /// Snapshots restored since start (the one loaded at start, and every one installed by a
+    /// leader).
+    std::uint64_t restores() const noexcept { return restores_; }
 
 private:
     static int apply(raft_fsm* fsm, const raft_buffer* buf, void** result);
@@ -56,6 +59,7 @@ private:
     std::map<std::string, std::string> map_;
     std::map<raft_id, std::string> clients_;
     std::uint64_t applied_ = 0;
+    std::uint64_t restores_ = 0;
 };
 
 }  // namespace noriwal::kvd

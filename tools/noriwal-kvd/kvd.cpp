@@ -324,7 +324,8 @@ private:
            << "\",\"leader\":" << leader << ",\"term\":" << raft_.current_term
            << ",\"commit_index\":" << raft_.commit_index << ",\"applied_index\":" << raft_last_applied(&raft_)
            << ",\"last_index\":" << raft_last_index(&raft_) << ",\"keys\":" << fsm_.size()
-           << ",\"state_hash\":\"" << hash << "\"}";
+           << ",\"state_hash\":\"" << hash << "\",\"snapshot_index\":" << raft_.log.snapshot.last_index
+           << ",\"snapshots_restored\":" << fsm_.restores() << "}";
         return os.str();
     }
 

@@ -1,0 +1,373 @@
+// A real cluster: three noriwal-kvd processes on loopback (ports picked free at start), writers
+// with several requests outstanding, the leader SIGKILLed again and again and restarted, once all
+// three at the same time, and a run where a node that was down must catch up by snapshot install.
+// Checks as Jepsen's set test: once the nodes converge, every node's state_hash equals the hash of
+// exactly the OK'd writes plus those of unknown outcome that a read through the leader finds (so
+// every OK'd key is present with its value everywhere, and no key that was never sent exists); a
+// new leader is elected within a bound after each kill. Fewer kills under sanitizers (see
+// doc/replication.md, "Tests"); the amount follows test_scale().
+#include "kv_fsm.hpp"
+#include "raft/kvd_client.hpp"
+#include "support/log_check.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace noriwal::test;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+bool sanitized() { return test_scale() < 1.0; }
+
+struct node {
+    unsigned id = 0;
+    unsigned short raft_port = 0;
+    unsigned short client_port = 0;
+    std::unique_ptr<kvd_process> process;
+};
+
+struct history {
+    std::mutex m;
+    std::map<std::string, std::string> attempted;
+    std::set<std::string> acked;
+    std::set<std::string> unknown;
+    std::atomic<std::size_t> acks{0};
+    std::atomic<std::size_t> redirects{0};
+};
+
+class cluster {
+public:
+    cluster(unsigned snapshot_threshold, unsigned snapshot_trailing) {
+        std::string list;
+        for (unsigned i = 0; i < 3; ++i) {
+            node n;
+            n.id = i + 1;
+            n.raft_port = free_port();
+            n.client_port = free_port();
+            list += (i ? "," : "") + std::to_string(n.id) + "=127.0.0.1:" + std::to_string(n.raft_port);
+            nodes_.push_back(std::move(n));
+        }
+        for (auto& n : nodes_) {
+            auto dir = dir_.path() / ("node-" + std::to_string(n.id));
+            std::filesystem::create_directories(dir);
+            std::vector<std::string> args = {"--id",
+                                             std::to_string(n.id),
+                                             "--dir",
+                                             (dir / "data").string(),
+                                             "--cluster",
+                                             list,
+                                             "--client",
+                                             "127.0.0.1:" + std::to_string(n.client_port),
+                                             "--election-timeout",
+                                             sanitized() ? "600" : "300",
+                                             "--heartbeat",
+                                             sanitized() ? "100" : "50",
+                                             "--snapshot-threshold",
+                                             std::to_string(snapshot_threshold),
+                                             "--snapshot-trailing",
+                                             std::to_string(snapshot_trailing),
+                                             "--fsync",
+                                             "always"};
+            n.process = std::make_unique<kvd_process>(NORIWAL_KVD, args, dir / "kvd.log");
+            n.process->start();
+        }
+    }
+    ~cluster() {
+        for (auto& n : nodes_) n.process->kill();
+    }
+
+    std::vector<node>& nodes() { return nodes_; }
+
+    std::optional<std::map<std::string, std::string>> status(std::size_t i) {
+        if (!nodes_[i].process->running()) return std::nullopt;
+        auto r = kvd_request(nodes_[i].client_port, "STATUS", 2s);
+        if (!r || r->empty() || (*r)[0] != '{') return std::nullopt;
+        return parse_status(*r);
+    }
+
+    // The index of a node that is leader by its own STATUS, waiting at most `bound`.
+    std::optional<std::size_t> wait_leader(std::chrono::milliseconds bound, std::size_t excluded = 99) {
+        auto deadline = clock_type::now() + bound;
+        while (clock_type::now() < deadline) {
+            check_alive();
+            for (std::size_t i = 0; i < nodes_.size(); ++i) {
+                if (i == excluded) continue;
+                auto s = status(i);
+                if (s && (*s)["role"] == "leader") return i;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return std::nullopt;
+    }
+
+    // A node that exited by itself is a failure (e.g. a fail-stop or a crash): say why.
+    void check_alive() {
+        for (auto& n : nodes_) {
+            int st = 0;
+            if (n.process->exited(st)) {
+                BOOST_FAIL("noriwal-kvd " << n.id << " exited by itself (status " << st << "):\n"
+                                          << n.process->log_tail());
+            }
+        }
+    }
+
+    std::size_t index_of_client_port(unsigned short port) const {
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            if (nodes_[i].client_port == port) return i;
+        return 0;
+    }
+
+    std::string logs() {
+        std::string out;
+        for (auto& n : nodes_) out += "--- node " + std::to_string(n.id) + ":\n" + n.process->log_tail(2000);
+        return out;
+    }
+
+private:
+    temp_dir dir_{"noriwal-kvd-cluster"};
+    std::vector<node> nodes_;
+};
+
+// One writer: unique keys, one request outstanding on its connection (the writers together keep
+// several in flight), following REDIRECTs; a key whose reply never came is of unknown outcome.
+void writer(cluster& c, unsigned w, std::atomic<bool>& stop, history& h) {
+    kvd_client client;
+    std::size_t target = w % c.nodes().size();
+    for (std::size_t n = 0; !stop; ++n) {
+        std::string key = "w" + std::to_string(w) + "-" + std::to_string(n);
+        std::string value = "v" + std::to_string(n) + "." + std::to_string(w);
+        {
+            std::lock_guard lock(h.m);
+            h.attempted.emplace(key, value);
+        }
+        bool ok = false;
+        while (!ok && !stop) {
+            if (!client.connected() && !client.connect(c.nodes()[target].client_port, 1s)) {
+                target = (target + 1) % c.nodes().size();
+                std::this_thread::sleep_for(20ms);
+                continue;
+            }
+            auto r = client.request("SET " + key + " " + value, 5s);
+            if (!r) {
+                target = (target + 1) % c.nodes().size();
+                continue;
+            }
+            if (r->rfind("OK ", 0) == 0) {
+                ok = true;
+            } else if (r->rfind("REDIRECT 127.0.0.1:", 0) == 0) {
+                ++h.redirects;
+                target = c.index_of_client_port(static_cast<unsigned short>(std::stoi(r->substr(19))));
+                client.close();
+            } else {
+                // ERR: no leader yet, or leadership lost with the write in flight: retry elsewhere.
+                BOOST_TEST_REQUIRE(r->rfind("ERR ", 0) == 0, "unexpected reply " << *r);
+                target = (target + 1) % c.nodes().size();
+                client.close();
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+        std::lock_guard lock(h.m);
+        if (ok) {
+            h.acked.insert(key);
+            ++h.acks;
+        } else {
+            h.unknown.insert(key);
+        }
+    }
+}
+
+class workload {
+public:
+    workload(cluster& c, unsigned writers) : c_(c) {
+        for (unsigned w = 0; w < writers; ++w) threads_.emplace_back([this, w] { writer(c_, w, stop_, h_); });
+    }
+    ~workload() { finish(); }
+    void finish() {
+        stop_ = true;
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    history& h() { return h_; }
+    // Waits until `more` further writes were acknowledged.
+    void progress(std::size_t more, std::chrono::milliseconds bound) {
+        auto target = h_.acks.load() + more;
+        auto deadline = clock_type::now() + bound;
+        while (h_.acks.load() < target && clock_type::now() < deadline) {
+            c_.check_alive();
+            std::this_thread::sleep_for(10ms);
+        }
+        BOOST_REQUIRE_MESSAGE(h_.acks.load() >= target, "no progress: " << h_.acks.load() << " acks, wanted "
+                                                                         << target << "\n"
+                                                                         << c_.logs());
+    }
+
+private:
+    cluster& c_;
+    std::atomic<bool> stop_{false};
+    history h_;
+    std::vector<std::thread> threads_;
+};
+
+std::chrono::milliseconds election_bound() { return sanitized() ? 20s : 8s; }
+
+// Kills the leader, measures the election of the next one, restarts the old one.
+std::chrono::milliseconds kill_leader(cluster& c) {
+    auto l = c.wait_leader(election_bound());
+    BOOST_REQUIRE_MESSAGE(l, "no leader\n" << c.logs());
+    auto t0 = clock_type::now();
+    c.nodes()[*l].process->kill();
+    auto next = c.wait_leader(election_bound(), *l);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
+    BOOST_REQUIRE_MESSAGE(next, "no new leader within " << election_bound().count() << " ms after killing node "
+                                                        << c.nodes()[*l].id << "\n"
+                                                        << c.logs());
+    c.nodes()[*l].process->start();
+    return took;
+}
+
+// Waits until every node applied the same state, then checks it against the history.
+void converge_and_check(cluster& c, history& h) {
+    auto deadline = clock_type::now() + (sanitized() ? 90s : 45s);
+    std::vector<std::map<std::string, std::string>> st;
+    for (;;) {
+        c.check_alive();
+        st.clear();
+        for (std::size_t i = 0; i < c.nodes().size(); ++i)
+            if (auto s = c.status(i)) st.push_back(*s);
+        bool same = st.size() == c.nodes().size();
+        for (auto& s : st) {
+            same = same && s["state_hash"] == st[0]["state_hash"] && s["applied_index"] == st[0]["applied_index"] &&
+                   s["applied_index"] == s["commit_index"];
+        }
+        if (same) break;
+        BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline, "nodes did not converge\n" << c.logs());
+        std::this_thread::sleep_for(50ms);
+    }
+    auto leader = c.wait_leader(election_bound());
+    BOOST_REQUIRE(leader);
+    auto port = c.nodes()[*leader].client_port;
+    kvd_client reader;
+    auto get = [&](const std::string& key) {
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            if (!reader.connected()) reader.connect(port, 2s);
+            auto r = reader.request("GET " + key, 5s);
+            if (r && (r->rfind("VALUE ", 0) == 0 || *r == "NOTFOUND")) return *r;
+            std::this_thread::sleep_for(50ms);
+        }
+        BOOST_FAIL("GET " << key << " got no answer");
+        return std::string();
+    };
+    // The expected state: every OK'd write, and those of unknown outcome that were applied.
+    noriwal::kvd::kv_fsm expected;
+    void* result = nullptr;
+    auto apply = [&](const std::string& k, const std::string& v) {
+        raft_buffer b = noriwal::kvd::encode_set(k, v);
+        expected.fsm()->apply(expected.fsm(), &b, &result);
+        raft_free(b.base);
+    };
+    std::size_t found_unknown = 0, sampled = 0;
+    for (const auto& key : h.unknown) {
+        auto r = get(key);
+        if (r == "NOTFOUND") continue;
+        BOOST_TEST(r == "VALUE " + h.attempted.at(key), "key " << key << " of unknown outcome has " << r);
+        apply(key, h.attempted.at(key));
+        ++found_unknown;
+    }
+    std::size_t i = 0;
+    for (const auto& key : h.acked) {
+        apply(key, h.attempted.at(key));
+        if (i++ % 25 == 0) {
+            BOOST_TEST(get(key) == "VALUE " + h.attempted.at(key), "OK'd key " << key);
+            ++sampled;
+        }
+    }
+    char hash[32];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(expected.state_hash()));
+    for (auto& s : st) {
+        BOOST_TEST(s["keys"] == std::to_string(expected.size()), "node " << s["id"] << " holds " << s["keys"]
+                                                                         << " keys, expected " << expected.size());
+        BOOST_TEST(s["state_hash"] == hash, "node " << s["id"] << " state_hash " << s["state_hash"]
+                                                    << " differs from that of the OK'd writes " << hash);
+    }
+    std::cout << "kvd cluster: " << h.acked.size() << " writes OK'd, " << h.unknown.size()
+              << " of unknown outcome (" << found_unknown << " applied), " << h.redirects << " redirects, "
+              << sampled << " OK'd keys read back; applied index " << st[0]["applied_index"] << std::endl;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(raft_kvd_cluster)
+
+// At least 10 leader kills (4 under sanitizers), then all three at once.
+BOOST_AUTO_TEST_CASE(leader_kills_and_full_outage, *boost::unit_test::timeout(400)) {
+    cluster c(/*snapshot_threshold=*/256, /*trailing=*/64);
+    workload load(c, 4);
+    BOOST_REQUIRE_MESSAGE(c.wait_leader(election_bound() * 2), "no first leader\n" << c.logs());
+    load.progress(20, 30s);
+    const unsigned kills = sanitized() ? 4 : 10;
+    std::chrono::milliseconds worst{0}, total{0};
+    for (unsigned k = 0; k < kills; ++k) {
+        auto took = kill_leader(c);
+        worst = std::max(worst, took);
+        total += took;
+        load.progress(20, 30s);
+    }
+    // Everybody at once: every node restarts from its own disk.
+    for (auto& n : c.nodes()) n.process->kill();
+    for (auto& n : c.nodes()) n.process->start();
+    BOOST_REQUIRE_MESSAGE(c.wait_leader(election_bound() * 2), "no leader after the full outage\n" << c.logs());
+    load.progress(20, 30s);
+    load.finish();
+    std::cout << "kvd cluster: " << kills << " leader kills, new leader after " << total.count() / kills
+              << " ms on average, " << worst.count() << " ms at worst" << std::endl;
+    converge_and_check(c, load.h());
+}
+
+// A follower down while the others move on past several snapshots: it can only catch up by an
+// installed snapshot (it has none of its own: it went down before the first one).
+BOOST_AUTO_TEST_CASE(catch_up_by_snapshot, *boost::unit_test::timeout(400)) {
+    cluster c(/*snapshot_threshold=*/64, /*trailing=*/16);
+    workload load(c, 4);
+    auto l = c.wait_leader(election_bound() * 2);
+    BOOST_REQUIRE_MESSAGE(l, "no first leader\n" << c.logs());
+    std::size_t down = (*l + 1) % 3;
+    c.nodes()[down].process->kill();
+    load.progress(sanitized() ? 200 : 400, 60s);
+    auto leader = c.wait_leader(election_bound());
+    BOOST_REQUIRE(leader);
+    auto ls = c.status(*leader);
+    BOOST_REQUIRE(ls);
+    BOOST_TEST_REQUIRE(std::stoull((*ls)["snapshot_index"]) > 64u);
+    c.nodes()[down].process->start();
+    // It catches up (by snapshot: nothing else holds the entries it misses).
+    auto deadline = clock_type::now() + 30s;
+    std::optional<std::map<std::string, std::string>> ds;
+    while (clock_type::now() < deadline) {
+        ds = c.status(down);
+        if (ds && std::stoull((*ds)["applied_index"]) >= std::stoull((*ls)["snapshot_index"])) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_REQUIRE(ds);
+    BOOST_TEST(std::stoull((*ds)["applied_index"]) >= std::stoull((*ls)["snapshot_index"]));
+    BOOST_TEST((*ds)["snapshots_restored"] != "0", "the restarted node did not install a snapshot");
+    // Two leader kills while snapshots keep coming.
+    for (int k = 0; k < 2; ++k) {
+        kill_leader(c);
+        load.progress(50, 30s);
+    }
+    load.finish();
+    converge_and_check(c, load.h());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
