@@ -15,7 +15,7 @@ case "$what" in
 esac
 
 packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev
-          libboost-test1.81-dev liblz4-dev libzstd-dev)
+          libboost-test1.81-dev liblz4-dev libzstd-dev libraft-dev)
 if [ "$what" = test ]; then
   # clang and its runtime build the libFuzzer targets.
   packages+=(clang-14 libclang-rt-14-dev)
