@@ -8,7 +8,7 @@
 // validated; a bad one drops its connection, while other connections keep working.
 #pragma once
 
-#include "raft/message_codec.hpp"
+#include "message_codec.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
