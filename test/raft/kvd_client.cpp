@@ -33,7 +33,8 @@ sockaddr_in loopback(unsigned short port) {
 }
 
 int ms_left(std::chrono::steady_clock::time_point deadline) {
-    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto d =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return d.count() < 0 ? 0 : static_cast<int>(d.count());
 }
 

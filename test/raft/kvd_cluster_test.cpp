@@ -208,8 +208,8 @@ public:
             std::this_thread::sleep_for(10ms);
         }
         BOOST_REQUIRE_MESSAGE(h_.acks.load() >= target, "no progress: " << h_.acks.load() << " acks, wanted "
-                                                                         << target << "\n"
-                                                                         << c_.logs());
+                                                                        << target << "\n"
+                                                                        << c_.logs());
     }
 
 private:
@@ -229,8 +229,9 @@ std::chrono::milliseconds kill_leader(cluster& c) {
     c.nodes()[*l].process->kill();
     auto next = c.wait_leader(election_bound(), *l);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
-    BOOST_REQUIRE_MESSAGE(next, "no new leader within " << election_bound().count() << " ms after killing node "
-                                                        << c.nodes()[*l].id << "\n"
+    BOOST_REQUIRE_MESSAGE(next, "no new leader within " << election_bound().count()
+                                                        << " ms after killing node " << c.nodes()[*l].id
+                                                        << "\n"
                                                         << c.logs());
     c.nodes()[*l].process->start();
     return took;
@@ -247,8 +248,8 @@ void converge_and_check(cluster& c, history& h) {
             if (auto s = c.status(i)) st.push_back(*s);
         bool same = st.size() == c.nodes().size();
         for (auto& s : st) {
-            same = same && s["state_hash"] == st[0]["state_hash"] && s["applied_index"] == st[0]["applied_index"] &&
-                   s["applied_index"] == s["commit_index"];
+            same = same && s["state_hash"] == st[0]["state_hash"] &&
+                   s["applied_index"] == st[0]["applied_index"] && s["applied_index"] == s["commit_index"];
         }
         if (same) break;
         BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline, "nodes did not converge\n" << c.logs());
@@ -284,19 +285,24 @@ void converge_and_check(cluster& c, history& h) {
         apply(key, h.attempted.at(key));
         ++found_unknown;
     }
-    std::size_t i = 0;
+    std::size_t i = 0, missing = 0;
+    std::string first_missing;
     for (const auto& key : h.acked) {
         apply(key, h.attempted.at(key));
         if (i++ % 25 == 0) {
-            BOOST_TEST(get(key) == "VALUE " + h.attempted.at(key), "OK'd key " << key);
             ++sampled;
+            auto r = get(key);
+            if (r != "VALUE " + h.attempted.at(key) && missing++ == 0) first_missing = key + " (" + r + ")";
         }
     }
+    BOOST_TEST(missing == 0u, missing << " of " << sampled
+                                      << " OK'd keys read back are missing or wrong, first "
+                                      << first_missing);
     char hash[32];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(expected.state_hash()));
     for (auto& s : st) {
-        BOOST_TEST(s["keys"] == std::to_string(expected.size()), "node " << s["id"] << " holds " << s["keys"]
-                                                                         << " keys, expected " << expected.size());
+        BOOST_TEST(s["keys"] == std::to_string(expected.size()),
+                   "node " << s["id"] << " holds " << s["keys"] << " keys, expected " << expected.size());
         BOOST_TEST(s["state_hash"] == hash, "node " << s["id"] << " state_hash " << s["state_hash"]
                                                     << " differs from that of the OK'd writes " << hash);
     }
@@ -326,7 +332,8 @@ BOOST_AUTO_TEST_CASE(leader_kills_and_full_outage, *boost::unit_test::timeout(40
     // Everybody at once: every node restarts from its own disk.
     for (auto& n : c.nodes()) n.process->kill();
     for (auto& n : c.nodes()) n.process->start();
-    BOOST_REQUIRE_MESSAGE(c.wait_leader(election_bound() * 2), "no leader after the full outage\n" << c.logs());
+    BOOST_REQUIRE_MESSAGE(c.wait_leader(election_bound() * 2), "no leader after the full outage\n"
+                                                                   << c.logs());
     load.progress(20, 30s);
     load.finish();
     std::cout << "kvd cluster: " << kills << " leader kills, new leader after " << total.count() / kills
