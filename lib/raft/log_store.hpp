@@ -17,7 +17,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+// libraft 0.15's raft.h has no extern "C" of its own.
+extern "C" {
 #include <raft.h>
+}
 
 #include <cstddef>
 #include <cstdint>
