@@ -111,7 +111,7 @@ int io_init(raft_io* raw, raft_id id, const char* address) {
         log_store_options so;
         so.dir = s.options.dir;
         so.fsync = s.options.fsync;
-        so.max_segment_size = s.options.max_segment_size;
+        if (s.options.max_segment_size != 0) so.max_segment_size = s.options.max_segment_size;
         so.fs = s.options.fs;
         s.store = log_store::open(s.ex, std::move(so));
         if (!s.store) {

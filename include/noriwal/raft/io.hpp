@@ -45,7 +45,7 @@ struct io_options {
     std::filesystem::path dir;
     /// When an append counts as durable; `always()` is what the Raft algorithm assumes.
     fsync_policy fsync = fsync_policy::always();
-    /// Segment size of the log; 0 keeps the library's default.
+    /// Segment size of the log; 0 keeps log_store_options's default (64 MiB).
     std::uint64_t max_segment_size = 0;
     /// File access (tests pass the simulated disk); null means the real file system.
     file_system* fs = nullptr;
