@@ -8,10 +8,13 @@
 // doc/replication.md, "Tests"); the amount follows test_scale().
 #include "kv_fsm.hpp"
 #include "raft/kvd_client.hpp"
+#include "raft/message_codec.hpp"
 #include "support/log_check.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <random>
 
 #include <atomic>
 #include <chrono>
@@ -375,6 +378,85 @@ BOOST_AUTO_TEST_CASE(catch_up_by_snapshot, *boost::unit_test::timeout(400)) {
     }
     load.finish();
     converge_and_check(c, load.h());
+}
+
+// Garbage on both ports of a node of a running cluster: bad request lines (the client gets ERR
+// and may go on), an endless line (ERR, connection closed), raw junk, a wrong handshake and bad
+// frames after a good handshake on the raft port (the connection is dropped). The node keeps
+// serving clients and stays in the cluster.
+BOOST_AUTO_TEST_CASE(bad_input_keeps_serving, *boost::unit_test::timeout(300)) {
+    cluster c(/*snapshot_threshold=*/1024, /*trailing=*/128);
+    auto l = c.wait_leader(election_bound() * 2);
+    BOOST_REQUIRE_MESSAGE(l, "no first leader\n" << c.logs());
+    auto set_ok = [&](const std::string& key) {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            auto leader = c.wait_leader(election_bound());
+            BOOST_REQUIRE(leader);
+            auto r = kvd_request(c.nodes()[*leader].client_port, "SET " + key + " x", 5s);
+            if (r && r->rfind("OK ", 0) == 0) return;
+            std::this_thread::sleep_for(50ms);
+        }
+        BOOST_FAIL("SET " << key << " never succeeded\n" << c.logs());
+    };
+    set_ok("before");
+    for (std::size_t target = 0; target < c.nodes().size(); ++target) {
+        auto& n = c.nodes()[target];
+        // Client port: every bad line gets ERR on the same connection, which stays usable.
+        kvd_client client;
+        BOOST_REQUIRE(client.connect(n.client_port, 2s));
+        const std::vector<std::string> bad_lines = {
+            "",        "HELLO",      "SET",     "SET k",       "SET k v extra", "SET  k v",  "GET",
+            "GET a b", "STATUS now", "set k v", "SET k\x01 v", "GET a\x7f",     "SET k v\tw"};
+        for (const auto& bad : bad_lines) {
+            auto r = client.request(bad, 5s);
+            BOOST_REQUIRE_MESSAGE(r, "no reply to a bad line on node " << n.id);
+            BOOST_TEST(r->rfind("ERR ", 0) == 0, "reply '" << *r << "' to '" << bad << "'");
+        }
+        auto st = client.request("STATUS", 5s);
+        BOOST_TEST_REQUIRE(bool(st));
+        BOOST_TEST(st->front() == '{');
+        // A line that never ends: refused once it passes the limit, and the connection closed.
+        kvd_client endless;
+        BOOST_REQUIRE(endless.connect(n.client_port, 2s));
+        endless.send(std::string(100 * 1024, 'a'), 5s);
+        auto r = endless.read_line(10s);
+        BOOST_TEST_REQUIRE(bool(r));
+        BOOST_TEST(r->rfind("ERR ", 0) == 0);
+        // Raft port: junk without a handshake; a wrong handshake; frames of bad length, bad type
+        // and cut short after a good handshake.
+        std::mt19937 rng(static_cast<unsigned>(target));
+        std::string junk(4096, '\0');
+        for (auto& ch : junk) ch = static_cast<char>(rng());
+        std::vector<std::string> attacks = {junk, std::string("NWRF\x07\x00") + junk};
+        std::vector<std::byte> hs;
+        noriwal::raft::encode_handshake(99, "127.0.0.1:1", hs);
+        std::string good(reinterpret_cast<const char*>(hs.data()), hs.size());
+        attacks.push_back(good + std::string("\xff\xff\xff\xff\x01\x00", 6));          // length 4 GiB
+        attacks.push_back(good + std::string("\x02\x00\x00\x00\x63\x00", 6));          // type 99
+        attacks.push_back(good + std::string("\x0a\x00\x00\x00\x01\x00\x01\x02", 8));  // cut short
+        attacks.push_back(good + std::string("\x01\x00\x00\x00\x01", 5));  // shorter than its type
+        for (const auto& attack : attacks) {
+            kvd_client raw;
+            BOOST_REQUIRE(raw.connect(n.raft_port, 2s));
+            raw.send(attack, 5s);
+            // The node drops the connection (or waits for more): either way it must go on serving.
+            raw.read_line(200ms);
+        }
+        c.check_alive();
+        BOOST_TEST(bool(c.status(target)), "node " << n.id << " stopped answering STATUS");
+        set_ok("after" + std::to_string(target));
+    }
+    // Every node still follows the cluster: the same state everywhere.
+    auto deadline = clock_type::now() + 30s;
+    for (;;) {
+        std::set<std::string> hashes;
+        for (std::size_t i = 0; i < c.nodes().size(); ++i)
+            if (auto s = c.status(i)) hashes.insert((*s)["state_hash"] + "/" + (*s)["keys"]);
+        if (hashes.size() == 1 && hashes.begin()->ends_with("/4")) break;
+        BOOST_REQUIRE_MESSAGE(clock_type::now() < deadline, "nodes did not converge after bad input\n"
+                                                                << c.logs());
+        std::this_thread::sleep_for(50ms);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
