@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_SUITE(raft_kvd_cluster)
 // At least 10 leader kills (4 under sanitizers), then all three at once.
 BOOST_AUTO_TEST_CASE(leader_kills_and_full_outage, *boost::unit_test::timeout(400)) {
     cluster c(/*snapshot_threshold=*/256, /*trailing=*/64);
-    workload load(c, 4);
+    workload load(c, 6);
     BOOST_REQUIRE_MESSAGE(c.wait_leader(election_bound() * 2), "no first leader\n" << c.logs());
     load.progress(20, 30s);
     const unsigned kills = sanitized() ? 4 : 10;
@@ -330,7 +330,7 @@ BOOST_AUTO_TEST_CASE(leader_kills_and_full_outage, *boost::unit_test::timeout(40
         auto took = kill_leader(c);
         worst = std::max(worst, took);
         total += took;
-        load.progress(20, 30s);
+        load.progress(50, 30s);
     }
     // Everybody at once: every node restarts from its own disk.
     for (auto& n : c.nodes()) n.process->kill();
