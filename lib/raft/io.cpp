@@ -77,7 +77,8 @@ struct io::state {
     // One request finished: run its callback unless the io is stopped for a failure, in which
     // case the callback waits for close (the engine's error paths are not to be trusted).
     void finish(std::function<void()> deliver, bool storage_error) {
-        if (storage_error || (failed && !closing)) {
+        // Once close began nothing is held back any more: close waits for every callback.
+        if (!closing && (storage_error || failed)) {
             held_back.push_back(std::move(deliver));
             return;
         }

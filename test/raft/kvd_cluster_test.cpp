@@ -81,7 +81,9 @@ public:
                                              "--snapshot-trailing",
                                              std::to_string(snapshot_trailing),
                                              "--fsync",
-                                             "always"};
+                                             "always",
+                                             "--segment-size",
+                                             "1"};
             n.process = std::make_unique<kvd_process>(NORIWAL_KVD, args, dir / "kvd.log");
             n.process->start();
         }

@@ -293,6 +293,7 @@ private:
         raft::io_options o;
         o.dir = opts.dir;
         o.fsync = opts.fsync;
+        o.max_segment_size = std::uint64_t{opts.segment_mib} << 20;
         o.on_fatal = [](const std::string& why) {
             // Fail-stop (doc/replication.md): the engine cannot be trusted after a failed write.
             std::fprintf(stderr, "noriwal-kvd: fatal storage error, exiting: %s\n", why.c_str());
@@ -430,7 +431,7 @@ bool reject_malformed(const std::string& line, std::string& reply) {
 void print_usage(std::ostream& os) {
     os << "usage: noriwal-kvd --id N --dir DIR --cluster 1=HOST:PORT,2=HOST:PORT,... --client HOST:PORT\n"
           "                   [--election-timeout MS] [--heartbeat MS] [--snapshot-threshold N]\n"
-          "                   [--snapshot-trailing N] [--fsync always|batch:MS|os]\n"
+          "                   [--snapshot-trailing N] [--fsync always|batch:MS|os] [--segment-size MIB]\n"
           "  --id N                  this server's id in --cluster\n"
           "  --dir DIR               data directory (created; bootstrapped with --cluster on first start)\n"
           "  --cluster LIST          every voter: id=raft address (this server's address is its own entry)\n"
@@ -439,7 +440,8 @@ void print_usage(std::ostream& os) {
           "  --heartbeat MS          leader heartbeat and tick interval (default 100)\n"
           "  --snapshot-threshold N  take a snapshot every N applied entries (default 1024)\n"
           "  --snapshot-trailing N   entries kept in the log behind a snapshot (default 128)\n"
-          "  --fsync POLICY          when an append is durable: always (default), batch:MS, os\n";
+          "  --fsync POLICY          when an append is durable: always (default), batch:MS, os\n"
+          "  --segment-size MIB      size of one log segment file (default 16; two are on disk at least)\n";
 }
 
 bool parse_options(const std::vector<std::string>& args, options& out, std::string& error, bool& help) {
@@ -480,6 +482,8 @@ bool parse_options(const std::vector<std::string>& args, options& out, std::stri
             ok = parse_number(v, out.snapshot_threshold) && out.snapshot_threshold > 0;
         } else if (a == "--snapshot-trailing") {
             ok = parse_number(v, out.snapshot_trailing);
+        } else if (a == "--segment-size") {
+            ok = parse_number(v, out.segment_mib) && out.segment_mib > 0 && out.segment_mib <= 1024;
         } else if (a == "--fsync") {
             ok = parse_fsync(v, out.fsync);
         } else {

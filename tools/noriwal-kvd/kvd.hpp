@@ -27,6 +27,7 @@ struct options {
     unsigned snapshot_threshold = 1024;
     unsigned snapshot_trailing = 128;
     fsync_policy fsync = fsync_policy::always();
+    unsigned segment_mib = 16;  ///< size of one log segment file
 };
 
 /// Parses the command line (without the program name). On error returns false with a message in
