@@ -579,7 +579,8 @@ std::unique_ptr<log_store> log_store::open(asio::any_io_executor ex, log_store_o
     }
     if (removed && (ec = core->fs->sync_directory(opts.dir)))
         fail(ec, "cannot sync the directory: " + ec.message());
-    if (int rv = core->load_metadata(why); rv != 0) fail(make_error_code(errc::corrupted), why);
+    if (int rv = core->load_metadata(why); rv != 0)
+        fail(make_error_code(rv == RAFT_CORRUPT ? errc::corrupted : errc::io_failed), why);
     if (int rv = core->find_snapshot(why); rv != 0) fail(make_error_code(errc::io_failed), why);
     core->next_index = core->log.current_position().lsn;
     auto s = std::make_unique<state>();

@@ -190,18 +190,9 @@ BOOST_AUTO_TEST_CASE(every_power_cut_recovers_a_state_the_engine_accepts_with_no
     // An install from a leader far ahead, and the appends that follow it at once.
     update([&](acknowledged& a) { a.entries.erase(a.entries.upper_bound(60), a.entries.end()); });
     {
-        raft_configuration c3 = configuration(3);
-        const std::string data = "state@60";
-        raft_buffer buf{const_cast<char*>(data.data()), data.size()};
-        raft_snapshot snap{};
-        snap.term = 3;
-        snap.index = 60;
-        snap.configuration = c3;
-        snap.configuration_index = 1;
-        snap.bufs = &buf;
-        snap.n_bufs = 1;
+        snapshot_arg snap(3, 60, "state@60");
         int put = -1;
-        BOOST_TEST_REQUIRE(s->snapshot_put(0, snap, [&](int st) {
+        BOOST_TEST_REQUIRE(s->snapshot_put(0, snap.snap, [&](int st) {
             put = st;
             if (st == 0)
                 update([&](acknowledged& a) {
@@ -209,7 +200,6 @@ BOOST_AUTO_TEST_CASE(every_power_cut_recovers_a_state_the_engine_accepts_with_no
                     a.entries.erase(a.entries.begin(), a.entries.upper_bound(60));
                 });
         }) == 0);
-        raft_configuration_close(&c3);
         append(3, 61, 5, "i", &st3);
         wait(put);
         wait(st3);

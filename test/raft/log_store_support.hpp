@@ -116,6 +116,28 @@ inline raft_entry make_entry(raft_term term, const std::string& data, unsigned s
     return e;
 }
 
+/// A snapshot to hand to snapshot_put: `data` as its one buffer, 3 voters as its configuration.
+struct snapshot_arg {
+    raft_configuration conf = configuration(3);
+    std::string data;
+    raft_buffer buf{};
+    raft_snapshot snap{};
+    snapshot_arg(raft_term term, raft_index index, std::string d, raft_index configuration_index = 1)
+        : data(std::move(d)) {
+        buf.base = data.data();
+        buf.len = data.size();
+        snap.term = term;
+        snap.index = index;
+        snap.configuration = conf;
+        snap.configuration_index = configuration_index;
+        snap.bufs = &buf;
+        snap.n_bufs = 1;
+    }
+    ~snapshot_arg() { raft_configuration_close(&conf); }
+    snapshot_arg(const snapshot_arg&) = delete;
+    snapshot_arg& operator=(const snapshot_arg&) = delete;
+};
+
 /// A store on a simulated disk, in /srv, driven by io.
 struct store_fixture {
     std::shared_ptr<sim_disk> disk = std::make_shared<sim_disk>();
@@ -166,18 +188,9 @@ struct store_fixture {
 
     int snapshot_put(log_store& s, unsigned trailing, raft_term term, raft_index index,
                      const std::string& data) {
-        raft_configuration conf = configuration(3);
-        raft_buffer buf{const_cast<char*>(data.data()), data.size()};
-        raft_snapshot snap{};
-        snap.term = term;
-        snap.index = index;
-        snap.configuration = conf;
-        snap.configuration_index = 1;
-        snap.bufs = &buf;
-        snap.n_bufs = 1;
+        snapshot_arg snap(term, index, data);
         std::optional<int> status;
-        const int rv = s.snapshot_put(trailing, snap, [&](int st) { status = st; });
-        raft_configuration_close(&conf);
+        const int rv = s.snapshot_put(trailing, snap.snap, [&](int st) { status = st; });
         if (rv != 0) return rv;
         BOOST_TEST_REQUIRE(run_until([&] { return status.has_value(); }));
         return *status;

@@ -371,19 +371,9 @@ BOOST_FIXTURE_TEST_CASE(snapshot_put_install_replaces_the_log, store_fixture) {
         std::string err;
         BOOST_TEST_REQUIRE(s->set_term(3, err) == 0);
         BOOST_TEST_REQUIRE(f.append_range(*s, 1, 1, 20, "old") == 0);
-        raft_configuration conf = configuration(3);
-        const std::string data = "installed";
-        raft_buffer buf{const_cast<char*>(data.data()), data.size()};
-        raft_snapshot snap{};
-        snap.term = 3;
-        snap.index = snap_index;
-        snap.configuration = conf;
-        snap.configuration_index = 2;
-        snap.bufs = &buf;
-        snap.n_bufs = 1;
+        snapshot_arg snap(3, snap_index, "installed", 2);
         std::vector<int> done;
-        BOOST_TEST_REQUIRE(s->snapshot_put(0, snap, [&](int st) { done.push_back(st); }) == 0);
-        raft_configuration_close(&conf);
+        BOOST_TEST_REQUIRE(s->snapshot_put(0, snap.snap, [&](int st) { done.push_back(st); }) == 0);
         // Issued before the install completed: ordered after it.
         const std::string next = "new" + std::to_string(snap_index + 1);
         raft_entry e = make_entry(3, next);
