@@ -5,6 +5,7 @@
 #include "log_store_support.hpp"
 
 #include <noriwal/error.hpp>
+#include <noriwal/wal.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
@@ -32,7 +33,7 @@ std::vector<std::string> snapshot_files(sim_disk& disk) {
 }
 
 // Flips one byte of a file on the simulated disk (durably: a damaged disk, not a lost write).
-void damage(sim_disk& disk, const std::filesystem::path& p, std::uint64_t offset) {
+void flip_byte(sim_disk& disk, const std::filesystem::path& p, std::uint64_t offset) {
     std::unique_ptr<file> f;
     BOOST_TEST_REQUIRE(!disk.open(p, open_mode::read_write, f));
     std::byte b{};
@@ -196,7 +197,7 @@ BOOST_FIXTURE_TEST_CASE(one_damaged_metadata_slot_falls_back_to_the_other, store
         BOOST_TEST(s->set_term(6, err) == 0);  // slot 1
         close(s);
     }
-    damage(*disk, "/srv/metadata", 512 + 24);  // the term of slot 1
+    flip_byte(*disk, "/srv/metadata", 512 + 24);  // the term of slot 1
     auto s = open();
     const loaded l = load(*s);
     BOOST_TEST_REQUIRE(l.rv == 0);
@@ -211,8 +212,8 @@ BOOST_FIXTURE_TEST_CASE(damaged_metadata_is_a_clear_error_at_open, store_fixture
         BOOST_TEST(s->set_term(6, err) == 0);
         close(s);
     }
-    damage(*disk, "/srv/metadata", 24);
-    damage(*disk, "/srv/metadata", 512 + 24);
+    flip_byte(*disk, "/srv/metadata", 24);
+    flip_byte(*disk, "/srv/metadata", 512 + 24);
     try {
         auto s = open();
         BOOST_FAIL("open accepted damaged metadata");
@@ -430,15 +431,15 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_snapshot_is_a_clear_error, store_fixture) {
     }
     const auto files = snapshot_files(*disk);
     BOOST_TEST_REQUIRE(files.size() == 1u);
-    damage(*disk, "/srv/" + files[0], 500);
+    flip_byte(*disk, "/srv/" + files[0], 500);
     auto s = open();
     const loaded l = load(*s);
     BOOST_TEST(l.rv == RAFT_CORRUPT);
     BOOST_TEST(l.errmsg.find(files[0]) != std::string::npos, l.errmsg);
     BOOST_TEST(l.errmsg.find("checksum") != std::string::npos, l.errmsg);
     // A header that lies about the sizes is refused before anything is allocated for them.
-    damage(*disk, "/srv/" + files[0], 500);  // undo
-    damage(*disk, "/srv/" + files[0], 47);   // top byte of the configuration size
+    flip_byte(*disk, "/srv/" + files[0], 500);  // undo
+    flip_byte(*disk, "/srv/" + files[0], 47);   // top byte of the configuration size
     const loaded l2 = load(*s);
     BOOST_TEST(l2.rv == RAFT_CORRUPT);
     BOOST_TEST(l2.errmsg.find("damaged") != std::string::npos, l2.errmsg);
@@ -478,6 +479,44 @@ BOOST_FIXTURE_TEST_CASE(load_joins_the_log_to_the_snapshot, store_fixture) {
     BOOST_TEST(l.entries.empty());
     BOOST_TEST_REQUIRE(append_range(*s, 4, 31, 1) == 0);
     BOOST_TEST(load(*s).at(31)->data == "e31");
+}
+
+// A log that does not start at 1 needs the snapshot before it: without it (a lost file) load
+// refuses to invent the missing entries.
+BOOST_FIXTURE_TEST_CASE(a_lost_snapshot_is_a_clear_error, store_fixture) {
+    {
+        auto s = open();
+        std::string err;
+        BOOST_TEST_REQUIRE(s->set_term(1, err) == 0);
+        BOOST_TEST_REQUIRE(snapshot_put(*s, 0, 1, 10, "ten") == 0);
+        BOOST_TEST_REQUIRE(append_range(*s, 1, 11, 2) == 0);
+        close(s);
+    }
+    const auto files = snapshot_files(*disk);
+    BOOST_TEST_REQUIRE(files.size() == 1u);
+    BOOST_TEST_REQUIRE(!disk->remove("/srv/" + files[0]));
+    auto s = open();
+    const loaded l = load(*s);
+    BOOST_TEST(l.rv == RAFT_CORRUPT);
+    BOOST_TEST(l.errmsg.find("starts at index 11") != std::string::npos, l.errmsg);
+}
+
+// Records that are not raft entries of this store (another program wrote into log/).
+BOOST_FIXTURE_TEST_CASE(a_foreign_record_in_the_log_is_a_clear_error, store_fixture) {
+    {
+        wal_config cfg;
+        cfg.dir = "/srv/log";
+        cfg.fs = disk;
+        cfg.max_segment_size = segment_size;
+        cfg.max_record_size = 1024;
+        auto w = wal::open(cfg).log;
+        w.append(record::put("a key", "a value"));
+    }
+    auto s = open();
+    const loaded l = load(*s);
+    BOOST_TEST(l.rv == RAFT_CORRUPT);
+    BOOST_TEST(l.errmsg.find("entry 1") != std::string::npos, l.errmsg);
+    BOOST_TEST(l.errmsg.find("not a raft entry") != std::string::npos, l.errmsg);
 }
 
 // ------------------------------------------------------------------ fail-stop
