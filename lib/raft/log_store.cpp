@@ -6,10 +6,10 @@
 //   key = [u8 entry format (1)][u16 type][u64 term]   (little-endian)
 //
 // Term and vote: the file `metadata`, two slots of 40 bytes at offsets 0 and 512, written
-// alternately (each write fdatasync'd before set_term/set_vote returns); the valid slot with the
-// higher sequence number wins, so a torn write leaves the previous value. The file is created
-// (first slot) as metadata.tmp, synced, renamed and the directory synced: once it exists, one
-// slot is valid unless the disk damaged it.
+// alternately (sequence 1, 3, 5... in the first, 2, 4... in the second) (each write fdatasync'd before
+// set_term/set_vote returns); the valid slot with the higher sequence number wins, so a torn write leaves the
+// previous value. The file is created (first slot) as metadata.tmp, synced, renamed and the directory synced:
+// once it exists, one slot is valid unless the disk damaged it.
 //   slot = [8 magic "NWRAFTMD"][u32 format (1)][u32 crc32c of the slot with this field 0]
 //          [u64 sequence][u64 term][u64 vote]
 //
@@ -392,7 +392,7 @@ struct store_core : std::enable_shared_from_this<store_core> {
         } else {
             std::unique_ptr<file> f;
             ec = fs->open(path("metadata"), open_mode::read_write, f);
-            if (!ec) ec = f->write_at(metadata_slot_offset[next.sequence % 2], bytes);
+            if (!ec) ec = f->write_at(metadata_slot_offset[(next.sequence + 1) % 2], bytes);
             if (!ec) ec = f->sync();
         }
         if (ec) {
@@ -579,7 +579,8 @@ std::unique_ptr<log_store> log_store::open(asio::any_io_executor ex, log_store_o
     }
     if (removed && (ec = core->fs->sync_directory(opts.dir)))
         fail(ec, "cannot sync the directory: " + ec.message());
-    if (int rv = core->load_metadata(why); rv != 0) fail(make_error_code(errc::corrupted), why);
+    if (int rv = core->load_metadata(why); rv != 0)
+        fail(make_error_code(rv == RAFT_CORRUPT ? errc::corrupted : errc::io_failed), why);
     if (int rv = core->find_snapshot(why); rv != 0) fail(make_error_code(errc::io_failed), why);
     core->next_index = core->log.current_position().lsn;
     auto s = std::make_unique<state>();

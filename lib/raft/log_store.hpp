@@ -17,7 +17,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-// libraft 0.15's raft.h has no extern "C" of its own.
+// raft.h has no extern "C" of its own: include it through this header (or the same way).
 extern "C" {
 #include <raft.h>
 }

@@ -37,6 +37,15 @@ lsn_t recover_prefix(const std::shared_ptr<sim_disk>& disk, const prefix_check& 
     return last;
 }
 
+// Every subset of up to 6 unsynced operations, else 16 random plans; 2 torn prefixes per write.
+power_cut_enumeration few_power_cuts() {
+    power_cut_enumeration opts;
+    opts.max_exhaustive = 6;
+    opts.samples = 16;
+    opts.max_tears_per_write = 2;
+    return opts;
+}
+
 bool mutates(sim_op op) {
     return op == sim_op::create || op == sim_op::write || op == sim_op::sync || op == sim_op::truncate ||
            op == sim_op::allocate || op == sim_op::rename || op == sim_op::remove || op == sim_op::dir_sync;
@@ -235,10 +244,6 @@ BOOST_AUTO_TEST_CASE(truncate_after_survives_a_power_cut_at_every_step) {
 
                 std::size_t tried = 0;
                 for (std::size_t step = 0; step < states.size(); ++step) {
-                    power_cut_enumeration opts;
-                    opts.max_exhaustive = 6;
-                    opts.samples = 16;
-                    opts.max_tears_per_write = 2;
                     for_each_power_cut(
                         *states[step],
                         [&](const power_cut_plan& plan) {
@@ -282,7 +287,7 @@ BOOST_AUTO_TEST_CASE(truncate_after_survives_a_power_cut_at_every_step) {
                                 BOOST_TEST((r.info.damages.empty() || !r.info.damages.front().mid_log), ctx);
                             }
                         },
-                        opts);
+                        few_power_cuts());
                 }
                 BOOST_TEST(tried > states.size());
             }
@@ -422,10 +427,6 @@ BOOST_AUTO_TEST_CASE(reset_to_survives_a_power_cut_at_every_step) {
         }
         std::size_t tried = 0;
         for (std::size_t step = 0; step < states.size(); ++step) {
-            power_cut_enumeration opts;
-            opts.max_exhaustive = 6;
-            opts.samples = 16;
-            opts.max_tears_per_write = 2;
             for_each_power_cut(
                 *states[step],
                 [&](const power_cut_plan& plan) {
@@ -450,7 +451,7 @@ BOOST_AUTO_TEST_CASE(reset_to_survives_a_power_cut_at_every_step) {
                     }
                     BOOST_TEST(ok, ctx << ": neither a prefix of the old log nor of the new one");
                 },
-                opts);
+                few_power_cuts());
         }
         BOOST_TEST(tried > states.size());
     }
