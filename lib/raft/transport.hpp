@@ -26,7 +26,7 @@ struct transport_options {
     std::size_t max_frame_size = default_max_frame_size;  // larger frames are refused both ways
     // Bound of each peer's send queue: past either, the oldest queued sends fail with
     // RAFT_NOCONNECTION. A send larger than max_queued_bytes still gets queued alone.
-    std::size_t max_queued_sends = 256;
+    std::size_t max_queued_sends = 1024;
     std::size_t max_queued_bytes = std::size_t{64} << 20;
     // Reconnection delay after a failed connect or a lost connection: starts at backoff_min,
     // doubles up to backoff_max, resets once a connection is established.
