@@ -343,7 +343,7 @@ BOOST_AUTO_TEST_CASE(install_snapshot_round_trip_empty_configuration_and_data) {
 BOOST_AUTO_TEST_CASE(timeout_now_round_trip) { round_trip(timeout_now()); }
 
 BOOST_AUTO_TEST_CASE(frame_layout_is_the_documented_one) {
-    // timeout_now: length 2 + 24, type 6, three little-endian u64.
+    // timeout_now: length 2 + 24, type 6, three little-endian u64 (doc/replication.md's vector).
     std::vector<std::byte> wire;
     nr::encode_message(timeout_now(), wire);
     std::vector<std::byte> expected;
@@ -353,6 +353,17 @@ BOOST_AUTO_TEST_CASE(frame_layout_is_the_documented_one) {
     put_u64(expected, 62);
     put_u64(expected, 63);
     BOOST_TEST(wire == expected);
+}
+
+BOOST_AUTO_TEST_CASE(handshake_layout_is_the_documented_one) {
+    // The test vector of doc/replication.md, "Wire format".
+    std::vector<std::byte> wire;
+    nr::encode_handshake(2, "127.0.0.1:9002", wire);
+    const unsigned char expected[] = {0x4e, 0x57, 0x52, 0x46, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00,
+                                      0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x00, '1',  '2',  '7',  '.',
+                                      '0',  '.',  '0',  '.',  '1',  ':',  '9',  '0',  '0',  '2'};
+    BOOST_REQUIRE_EQUAL(wire.size(), sizeof expected);
+    BOOST_TEST(std::memcmp(wire.data(), expected, sizeof expected) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(encode_appends_to_what_is_there) {
