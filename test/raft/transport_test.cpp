@@ -423,6 +423,28 @@ BOOST_AUTO_TEST_CASE(close_cancels_pending_sends_before_its_done_and_delivers_no
     BOOST_TEST(b.inbox.empty());
 }
 
+BOOST_AUTO_TEST_CASE(close_from_inside_on_message_stops_delivery_at_once) {
+    asio::io_context io;
+    node a(io, 1);
+    nr::transport b(io.get_executor(), 2, "127.0.0.1:2");
+    b.listen("127.0.0.1:0");
+    const std::string b_address = "127.0.0.1:" + std::to_string(b.local_endpoint().port());
+    int delivered = 0;
+    bool closed = false;
+    b.start([&](raft_message& m) {
+        nr::free_message(m);
+        ++delivered;
+        b.close([&] { closed = true; });
+    });
+    // One write carries the three frames, so they reach b in one read.
+    for (raft_term term = 1; term <= 3; ++term)
+        BOOST_REQUIRE_EQUAL(a.t.send(vote_to(b_address, 2, term), [](int) {}), 0);
+    run_until(
+        io, [&] { return closed; }, "b to close");
+    io.run_for(100ms);
+    BOOST_TEST(delivered == 1);
+}
+
 BOOST_AUTO_TEST_CASE(no_callback_runs_after_the_transport_is_destroyed) {
     asio::io_context io;
     auto b = std::make_unique<node>(io, 2);
