@@ -272,6 +272,35 @@ BOOST_AUTO_TEST_CASE(an_unreachable_peer_fails_sends_and_the_queue_drops_the_old
     BOOST_TEST(a.stats().connects == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(the_queue_is_bounded_in_bytes_for_a_peer_that_never_reads) {
+    asio::io_context io;
+    nr::transport_options o;
+    o.max_queued_bytes = 4 << 20;
+    nr::transport a(io.get_executor(), 1, "127.0.0.1:1", o);
+    // A peer that accepts and then never reads a byte.
+    tcp::acceptor stalled(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const std::string address = "127.0.0.1:" + std::to_string(stalled.local_endpoint().port());
+    tcp::socket accepted(io);
+    stalled.async_accept(accepted, [](boost::system::error_code) {});
+    std::string data(1 << 20, 'd');
+    std::vector<std::pair<int, int>> done;
+    for (int i = 0; i < 50; ++i) {
+        raft_message m{};
+        m.type = RAFT_IO_INSTALL_SNAPSHOT;
+        m.server_id = 2;
+        m.server_address = address.c_str();
+        m.install_snapshot.data = {data.data(), data.size()};
+        BOOST_REQUIRE_EQUAL(a.send(m, [&, i](int s) { done.emplace_back(i, s); }), 0);
+    }
+    // Three 1 MiB frames fit in 4 MiB: the 47 oldest give way, in order, before anything else.
+    run_until(
+        io, [&] { return done.size() >= 47; }, "the overflowing sends to fail");
+    for (int i = 0; i < 47; ++i) {
+        BOOST_TEST(done[i].first == i);
+        BOOST_TEST(done[i].second == RAFT_NOCONNECTION);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_sender_reconnects_after_the_receiver_closes_and_comes_back) {
     asio::io_context io;
     nr::transport_options fast;
