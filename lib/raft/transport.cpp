@@ -15,6 +15,7 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <new>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -148,6 +149,8 @@ struct transport::state : std::enable_shared_from_this<state> {
             return RAFT_MALFORMED;
         } catch (const std::length_error&) {
             return RAFT_TOOBIG;
+        } catch (const std::bad_alloc&) {
+            return RAFT_NOMEM;
         }
         if (item.frame.size() - frame_length_size > options.max_frame_size) return RAFT_TOOBIG;
 
