@@ -27,7 +27,7 @@ constexpr std::size_t max_frame = 1 << 20;
 
 std::vector<std::byte> bytes_of(std::string_view s) {
     std::vector<std::byte> v(s.size());
-    std::memcpy(v.data(), s.data(), s.size());
+    if (!s.empty()) std::memcpy(v.data(), s.data(), s.size());
     return v;
 }
 
