@@ -15,6 +15,7 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <new>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -148,6 +149,8 @@ struct transport::state : std::enable_shared_from_this<state> {
             return RAFT_MALFORMED;
         } catch (const std::length_error&) {
             return RAFT_TOOBIG;
+        } catch (const std::bad_alloc&) {
+            return RAFT_NOMEM;
         }
         if (item.frame.size() - frame_length_size > options.max_frame_size) return RAFT_TOOBIG;
 
@@ -433,8 +436,8 @@ transport::transport(asio::any_io_executor ex, raft_id self_id, std::string self
 
 transport::~transport() {
     if (!state_->closed) state_->shut(false);
+    // on_message is kept (it may be the caller of this destructor); `closed` stops its use.
     state_->destroyed = true;
-    state_->on_message = nullptr;
 }
 
 void transport::listen(const std::string& address) {
@@ -477,7 +480,6 @@ int transport::send(const raft_message& m, std::function<void(int status)> done)
 
 void transport::close(std::function<void()> done) {
     if (!state_->closed) state_->shut(true);
-    state_->on_message = nullptr;
     asio::post(state_->ex, [s = state_, done = std::move(done)] {
         if (done) done();
     });

@@ -26,7 +26,7 @@ struct transport_options {
     std::size_t max_frame_size = default_max_frame_size;  // larger frames are refused both ways
     // Bound of each peer's send queue: past either, the oldest queued sends fail with
     // RAFT_NOCONNECTION. A send larger than max_queued_bytes still gets queued alone.
-    std::size_t max_queued_sends = 256;
+    std::size_t max_queued_sends = 1024;
     std::size_t max_queued_bytes = std::size_t{64} << 20;
     // Reconnection delay after a failed connect or a lost connection: starts at backoff_min,
     // doubles up to backoff_max, resets once a connection is established.
@@ -61,13 +61,17 @@ public:
     // Encodes (copies) before returning; done(status) posted to ex once written to the socket
     // or failed (RAFT_NOCONNECTION: peer unreachable or queue overflow; RAFT_CANCELED: closed).
     // Never invoked inline. Returns 0, RAFT_TOOBIG (frame over max_frame_size), RAFT_MALFORMED
-    // (unknown type, no address) or RAFT_CANCELED (after close); done is not called then.
+    // (unknown type, no address), RAFT_NOMEM or RAFT_CANCELED (after close); done is not called then.
     int send(const raft_message& m, std::function<void(int status)> done);
 
     // Closes every socket; every pending send completes with RAFT_CANCELED before done, and done
     // is posted once all sockets are closed. No on_message afterwards.
     void close(std::function<void()> done);
 
+    // frames_in: valid messages received; frames_out: messages written; bad_frames: inbound
+    // connections dropped for a bad frame, a bad handshake or no handshake in time; connects:
+    // outbound connections established plus inbound ones accepted; disconnects: connections
+    // lost or dropped (not those that close() ends).
     struct counters {
         std::uint64_t frames_in, frames_out, bad_frames, connects, disconnects;
     };

@@ -3,10 +3,15 @@
 // kind of bad frame and bad handshake refused; a bounded, deterministic mutation loop.
 #include "message_codec.hpp"
 
+#include "frame_property.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -27,7 +32,7 @@ constexpr std::size_t max_frame = 1 << 20;
 
 std::vector<std::byte> bytes_of(std::string_view s) {
     std::vector<std::byte> v(s.size());
-    std::memcpy(v.data(), s.data(), s.size());
+    if (!s.empty()) std::memcpy(v.data(), s.data(), s.size());
     return v;
 }
 
@@ -343,7 +348,7 @@ BOOST_AUTO_TEST_CASE(install_snapshot_round_trip_empty_configuration_and_data) {
 BOOST_AUTO_TEST_CASE(timeout_now_round_trip) { round_trip(timeout_now()); }
 
 BOOST_AUTO_TEST_CASE(frame_layout_is_the_documented_one) {
-    // timeout_now: length 2 + 24, type 6, three little-endian u64.
+    // timeout_now: length 2 + 24, type 6, three little-endian u64 (doc/replication.md's vector).
     std::vector<std::byte> wire;
     nr::encode_message(timeout_now(), wire);
     std::vector<std::byte> expected;
@@ -353,6 +358,17 @@ BOOST_AUTO_TEST_CASE(frame_layout_is_the_documented_one) {
     put_u64(expected, 62);
     put_u64(expected, 63);
     BOOST_TEST(wire == expected);
+}
+
+BOOST_AUTO_TEST_CASE(handshake_layout_is_the_documented_one) {
+    // The test vector of doc/replication.md, "Wire format".
+    std::vector<std::byte> wire;
+    nr::encode_handshake(2, "127.0.0.1:9002", wire);
+    const unsigned char expected[] = {0x4e, 0x57, 0x52, 0x46, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00,
+                                      0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x00, '1',  '2',  '7',  '.',
+                                      '0',  '.',  '0',  '.',  '1',  ':',  '9',  '0',  '0',  '2'};
+    BOOST_REQUIRE_EQUAL(wire.size(), sizeof expected);
+    BOOST_TEST(std::memcmp(wire.data(), expected, sizeof expected) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(encode_appends_to_what_is_there) {
@@ -652,9 +668,10 @@ BOOST_AUTO_TEST_CASE(bad_handshakes_are_refused) {
 
 // ---- mutation loop ----
 
-// Frames of every type mutated at random (bytes flipped, cut, inserted, length rewritten), each
-// fed to a fresh decoder in random splits. Nothing may crash or leak (ASan runs this too), a
-// decoder never holds more than one frame, and whatever decodes is internally consistent.
+// Frames of every type mutated at random (bytes flipped, cut, inserted, length rewritten), some
+// followed by a good frame, each fed to a fresh decoder in random splits. Nothing may crash or
+// leak (ASan runs this too), and frame_property.hpp's property holds: a decoder never holds more
+// than one frame, and whatever decodes re-encodes to exactly its frame.
 BOOST_AUTO_TEST_CASE(mutated_frames_never_crash_leak_or_overallocate) {
     all_messages all;
     std::vector<std::vector<std::byte>> seeds;
@@ -696,43 +713,48 @@ BOOST_AUTO_TEST_CASE(mutated_frames_never_crash_leak_or_overallocate) {
             }
             if (w.empty()) w.push_back(std::byte{0});
         }
-        nr::frame_decoder d(small_max);
-        std::span<const std::byte> rest(w);
-        while (!rest.empty()) {
-            const std::size_t n = std::min<std::size_t>(rest.size(), 1 + gen() % 64);
-            std::span<const std::byte> piece = rest.first(n);
-            rest = rest.subspan(n);
-            bool stop = false;
-            while (!stop) {
-                raft_message out{};
-                const auto r = d.feed(piece, out);
-                BOOST_REQUIRE_LE(d.buffered(), small_max + nr::frame_length_size);
-                if (r.status == decode_status::need_more) break;
-                if (r.status != decode_status::message) {
-                    ++refused;
-                    stop = true;
-                    rest = {};
-                    break;
-                }
-                ++decoded;
-                if (out.type == RAFT_IO_APPEND_ENTRIES) {
-                    std::size_t total = 0;
-                    for (unsigned i = 0; i < out.append_entries.n_entries; ++i)
-                        total += out.append_entries.entries[i].buf.len;
-                    BOOST_REQUIRE_LE(total, small_max);
-                }
-                if (out.type == RAFT_IO_INSTALL_SNAPSHOT)
-                    BOOST_REQUIRE_LE(out.install_snapshot.data.len, small_max);
-                nr::free_message(out);
-                piece = piece.subspan(r.consumed);
-                if (piece.empty()) break;
-            }
+        if (gen() % 4 == 0) {  // a good frame after it: decoded only if the first one was
+            const auto& next = seeds[gen() % seeds.size()];
+            w.insert(w.end(), next.begin(), next.end());
         }
+        std::vector<std::uint8_t> splits(1 + gen() % 4);
+        for (auto& s : splits) s = static_cast<std::uint8_t>(gen() % 64);
+        const auto c = noriwal::test::check_frame_decoder(w, small_max, splits);
+        BOOST_REQUIRE_MESSAGE(c.failed.empty(), "iteration " << iteration << ": " << c.failed);
+        decoded += c.decoded;
+        refused += c.refused ? 1 : 0;
     }
     // Both outcomes were exercised (the loop is not vacuous).
     BOOST_TEST(decoded > 0u);
     BOOST_TEST(refused > 0u);
     BOOST_TEST_MESSAGE("mutated frames: " << decoded << " decoded, " << refused << " refused");
+}
+
+// The libFuzzer target's seed corpus (test/fuzz/corpus/raft_frame_decoder) holds good inputs:
+// each decodes at least one message or a handshake, refuses nothing, and keeps the property.
+BOOST_AUTO_TEST_CASE(the_fuzz_seed_corpus_decodes_and_keeps_the_property) {
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(NORIWAL_RAFT_FUZZ_CORPUS)) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::vector<char> raw{std::istreambuf_iterator<char>(in), {}};
+        BOOST_TEST_CONTEXT(entry.path().filename()) {
+            BOOST_REQUIRE(!raw.empty());
+            const std::size_t n =
+                std::min<std::size_t>(static_cast<unsigned char>(raw[0]) % 8, raw.size() - 1);
+            std::vector<std::uint8_t> splits(raw.begin() + 1,
+                                             raw.begin() + 1 + static_cast<std::ptrdiff_t>(n));
+            std::vector<std::byte> stream(raw.size() - 1 - n);
+            std::memcpy(stream.data(), raw.data() + 1 + n, stream.size());
+            const auto c = noriwal::test::check_frame_decoder(stream, 64 * 1024, splits);
+            BOOST_TEST(c.failed.empty(), c.failed);
+            nr::handshake h;
+            const bool is_handshake = nr::decode_handshake(stream, h).status == decode_status::message;
+            BOOST_TEST((c.decoded > 0 || is_handshake));
+            BOOST_TEST((!c.refused || is_handshake));
+        }
+        ++files;
+    }
+    BOOST_TEST(files >= 8u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
