@@ -95,6 +95,16 @@ raft_configuration one_voter() {
     return conf;
 }
 
+int ticks = 0;
+
+// Starts the io with a 1 ms tick that counts in `ticks`.
+void start_counting_ticks(opened& o) {
+    ticks = 0;
+    BOOST_REQUIRE_EQUAL(o.io.get()->start(
+                            o.io.get(), 1, [](raft_io*) { ++ticks; }, [](raft_io*, raft_message*) {}),
+                        0);
+}
+
 struct append_req {
     raft_io_append req{};
     int status = -1;
@@ -170,11 +180,7 @@ BOOST_AUTO_TEST_CASE(ticks_come_until_close) {
     opened o(ioc, options_on(*disk));
     loaded l;
     o.load(l);
-    static int ticks = 0;
-    ticks = 0;
-    BOOST_REQUIRE_EQUAL(o.io.get()->start(
-                            o.io.get(), 1, [](raft_io*) { ++ticks; }, [](raft_io*, raft_message*) {}),
-                        0);
+    start_counting_ticks(o);
     BOOST_TEST(ticks == 0);  // not inside start
     BOOST_REQUIRE(run_until(ioc, [] { return ticks >= 3; }));
     BOOST_TEST(o.io.stats().ticks >= 3u);
@@ -192,11 +198,7 @@ BOOST_AUTO_TEST_CASE(failed_sync_stops_the_io) {
     opened o(ioc, options_on(*disk, &fatal));
     loaded l;
     o.load(l);
-    static int ticks = 0;
-    ticks = 0;
-    BOOST_REQUIRE_EQUAL(o.io.get()->start(
-                            o.io.get(), 1, [](raft_io*) { ++ticks; }, [](raft_io*, raft_message*) {}),
-                        0);
+    start_counting_ticks(o);
     auto conf = one_voter();
     BOOST_REQUIRE_EQUAL(o.io.get()->bootstrap(o.io.get(), &conf), 0);
     raft_configuration_close(&conf);

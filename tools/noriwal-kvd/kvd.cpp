@@ -242,26 +242,12 @@ public:
             return;
         }
         if (w[0] == "SET") {
-            auto* req = new apply_request;
-            req->done = [respond](int status, raft_index index) {
-                if (status == 0) {
-                    respond("OK " + std::to_string(index));
-                } else {
-                    respond(std::string("ERR ") + raft_strerror(status));
-                }
-            };
-            req->req.data = req;
-            raft_buffer buf = encode_set(w[1], w[2]);
-            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](struct raft_apply* r, int status, void*) {
-                auto* a = static_cast<apply_request*>(r->data);
-                a->done(status, r->index);
-                delete a;
+            int rv = propose(encode_set(w[1], w[2]), [respond](int status, raft_index index) {
+                respond(status == 0 ? "OK " + std::to_string(index)
+                                    : std::string("ERR ") + raft_strerror(status));
             });
-            if (rv != 0) {
-                raft_free(buf.base);
-                delete req;
+            if (rv != 0)
                 respond(rv == RAFT_NOTLEADER ? not_leader() : std::string("ERR ") + raft_strerror(rv));
-            }
             return;
         }
         // GET: a barrier makes the leader confirm it still leads a majority and that everything
@@ -289,6 +275,24 @@ public:
     }
 
 private:
+    // raft_apply of one command (taking over `buf`); `done` runs once it is applied or failed.
+    // Returns raft_apply's error, in which case `done` never runs.
+    int propose(raft_buffer buf, std::function<void(int status, raft_index index)> done) {
+        auto* req = new apply_request;
+        req->done = std::move(done);
+        req->req.data = req;
+        int rv = raft_apply(&raft_, &req->req, &buf, 1, [](struct raft_apply* r, int status, void*) {
+            auto* a = static_cast<apply_request*>(r->data);
+            a->done(status, r->index);
+            delete a;
+        });
+        if (rv != 0) {
+            raft_free(buf.base);
+            delete req;
+        }
+        return rv;
+    }
+
     static raft::io_options io_options_of(const options& opts) {
         raft::io_options o;
         o.dir = opts.dir;
@@ -349,21 +353,8 @@ private:
         if (stopping_) return;
         if (!announcing_ && raft_state(&raft_) == RAFT_LEADER &&
             fsm_.client_address(opts_.id) != opts_.client) {
-            auto* req = new apply_request;
-            req->done = [this](int, raft_index) { announcing_ = false; };
-            req->req.data = req;
-            raft_buffer buf = encode_client_address(opts_.id, opts_.client);
-            int rv = raft_apply(&raft_, &req->req, &buf, 1, [](struct raft_apply* r, int status, void*) {
-                auto* a = static_cast<apply_request*>(r->data);
-                a->done(status, r->index);
-                delete a;
-            });
-            if (rv != 0) {
-                raft_free(buf.base);
-                delete req;
-            } else {
-                announcing_ = true;
-            }
+            announcing_ = propose(encode_client_address(opts_.id, opts_.client),
+                                  [this](int, raft_index) { announcing_ = false; }) == 0;
         }
         announce_timer_.expires_after(std::chrono::milliseconds(opts_.heartbeat_ms));
         announce_timer_.async_wait([this](const boost::system::error_code& ec) {
