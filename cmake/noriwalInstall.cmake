@@ -104,3 +104,13 @@ foreach(tool wal-inspect wal-bench noriwal-kvd)
     install(TARGETS ${tool} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT noriwal_tools)
   endif()
 endforeach()
+
+# noriwal-kvd links noriwal::raft; when that is a shared library, it goes along so that the
+# installed server runs. (noriwal::raft is not exported to CMake consumers yet: its link to
+# libraft's pkg-config target would need the package config to find libraft too.)
+if(TARGET noriwal-kvd AND TARGET noriwal_raft)
+  get_target_property(_noriwal_raft_type noriwal_raft TYPE)
+  if(_noriwal_raft_type STREQUAL "SHARED_LIBRARY")
+    install(TARGETS noriwal_raft LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT noriwal_tools)
+  endif()
+endif()
