@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_CASE(full_disk_stops_the_node_and_acknowledged_writes_survive,
         }
     }
     BOOST_TEST(found == acked.size());
-    BOOST_TEST_MESSAGE(acked.size() << " writes acknowledged before the disk filled, all found after the restart");
+    BOOST_TEST_MESSAGE(
+        acked.size() << " writes acknowledged before the disk filled, all found after the restart");
     kvd.terminate();
 }
 
