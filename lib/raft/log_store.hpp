@@ -17,7 +17,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+// raft.h has no extern "C" of its own: include it through this header (or the same way).
+extern "C" {
 #include <raft.h>
+}
 
 #include <cstddef>
 #include <cstdint>
