@@ -72,7 +72,9 @@ struct program {
     }
 
     int run() {
-        const char* address = "127.0.0.1:9501";
+        // The server's raft address; port 0 lets the one server listen on any free port (a real
+        // cluster gives every server a fixed address that the others can reach).
+        const char* address = "127.0.0.1:0";
         if (raft_init(&r, io.get(), &state.fsm, 1, address) != 0) {
             std::cerr << "raft_init: " << raft_errmsg(&r) << "\n";
             return 1;
