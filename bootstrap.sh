@@ -53,7 +53,7 @@ done
 echo "== fuzz: configure and build ($((SECONDS - start)) s so far)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
-for target in record_decoder recovery_scanner; do
+for target in record_decoder recovery_scanner raft_frame_decoder; do
   scratch=$(mktemp -d)
   log=build/fuzz/fuzz_$target.log
   if ! ./build/fuzz/test/fuzz/fuzz_$target -max_total_time=20 -rss_limit_mb=512 -malloc_limit_mb=64 \
