@@ -3,8 +3,8 @@
 // snapshot_put modes) runs once; the disk is captured after each of its mutating operations
 // (with what the store had acknowledged by then), and at a sample of those points power cuts
 // (nothing unsynced kept, everything kept, random subsets with torn writes) are recovered.
-// After each, load must return a state the engine accepts and must keep everything that was
-// acknowledged as durable.
+// After each, load must return a state the engine accepts (checked field by field, and by
+// raft_start itself on the same state) and must keep everything that was acknowledged as durable.
 #include "log_store_support.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -37,6 +37,75 @@ struct captured {
     acknowledged ack;
     std::uint64_t seq;
 };
+
+// The engine itself: a raft_io whose load is the store's and that does nothing else (start
+// succeeds, nothing is sent), enough for raft_start to restore what load returned; it asserts
+// (aborting the test) or fails on a state it does not accept.
+namespace engine {
+int init(raft_io*, raft_id, const char*) { return 0; }
+void close(raft_io* io, raft_io_close_cb cb) {
+    if (cb) cb(io);
+}
+int load(raft_io* io, raft_term* term, raft_id* vote, raft_snapshot** snapshot, raft_index* start,
+         raft_entry* entries[], size_t* n) {
+    std::string err;
+    return static_cast<log_store*>(io->impl)->load(term, vote, snapshot, start, entries, n, err);
+}
+int start(raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb) { return 0; }
+int refuse_conf(raft_io*, const raft_configuration*) { return RAFT_IOERR; }
+int refuse_term(raft_io*, raft_term) { return RAFT_IOERR; }
+int refuse_vote(raft_io*, raft_id) { return RAFT_IOERR; }
+int refuse_send(raft_io*, raft_io_send*, const raft_message*, raft_io_send_cb) { return RAFT_IOERR; }
+int refuse_append(raft_io*, raft_io_append*, const raft_entry[], unsigned, raft_io_append_cb) {
+    return RAFT_IOERR;
+}
+int refuse_truncate(raft_io*, raft_index) { return RAFT_IOERR; }
+int refuse_put(raft_io*, unsigned, raft_io_snapshot_put*, const raft_snapshot*, raft_io_snapshot_put_cb) {
+    return RAFT_IOERR;
+}
+int refuse_get(raft_io*, raft_io_snapshot_get*, raft_io_snapshot_get_cb) { return RAFT_IOERR; }
+raft_time time(raft_io*) { return 0; }
+int random(raft_io*, int min, int) { return min; }
+int apply(raft_fsm*, const raft_buffer*, void**) { return 0; }
+int restore(raft_fsm*, raft_buffer* buf) {
+    raft_free(buf->base);  // the state machine owns the snapshot's data
+    return 0;
+}
+
+// raft_start on what the store in `disk` loads: 0 when the engine accepted it.
+int start_on(const std::shared_ptr<sim_disk>& disk) {
+    store_fixture f;
+    f.disk = disk;
+    auto s = f.open();
+    raft_io io{};
+    io.version = 1;
+    io.impl = s.get();
+    io.init = init;
+    io.close = close;
+    io.load = load;
+    io.start = start;
+    io.bootstrap = refuse_conf;
+    io.recover = refuse_conf;
+    io.set_term = refuse_term;
+    io.set_vote = refuse_vote;
+    io.send = refuse_send;
+    io.append = refuse_append;
+    io.truncate = refuse_truncate;
+    io.snapshot_put = refuse_put;
+    io.snapshot_get = refuse_get;
+    io.time = time;
+    io.random = random;
+    raft_fsm fsm{};
+    fsm.version = 1;
+    fsm.apply = apply;
+    fsm.restore = restore;
+    struct raft r {};
+    BOOST_TEST_REQUIRE(raft_init(&r, &io, &fsm, 1, "127.0.0.1:9001") == 0);
+    const int rv = raft_start(&r);
+    raft_close(&r, nullptr);
+    return rv;
+}
+}  // namespace engine
 
 bool mutates(sim_op op) {
     return op == sim_op::create || op == sim_op::write || op == sim_op::sync || op == sim_op::truncate ||
@@ -225,6 +294,9 @@ BOOST_AUTO_TEST_CASE(every_power_cut_recovers_a_state_the_engine_accepts_with_no
         const std::string at = "after operation " + std::to_string(c.seq);
         check_recovered(c.disk->power_cut(power_cut_plan::drop_all()), c.ack, at + ", nothing unsynced kept");
         check_recovered(c.disk->power_cut(power_cut_plan::keep_all()), c.ack, at + ", everything kept");
+        // And the engine starts from it.
+        BOOST_TEST(engine::start_on(c.disk->power_cut(power_cut_plan::drop_all())) == 0, at);
+        BOOST_TEST(engine::start_on(c.disk->power_cut(power_cut_plan::keep_all())) == 0, at);
         for (std::uint64_t seed = 1; seed <= 6; ++seed) {
             const power_cut_plan plan = c.disk->random_power_cut(c.seq * 7 + seed);
             check_recovered(c.disk->power_cut(plan), c.ack, at + ", random cut " + std::to_string(seed));
