@@ -167,7 +167,6 @@ public:
             std::cerr << "noriwal-kvd: cannot start: " << raft_errmsg(&raft_) << "\n";
             return 1;
         }
-        initialized_ = true;
         raft_configuration conf;
         raft_configuration_init(&conf);
         for (const auto& [id, address] : opts_.cluster)
@@ -367,7 +366,6 @@ private:
     kv_fsm fsm_;
     raft::io rio_;
     struct raft raft_ {};
-    bool initialized_ = false;
     bool stopping_ = false;
     bool announcing_ = false;
     tcp::acceptor acceptor_;
