@@ -86,6 +86,14 @@ struct initiate_truncate_after {
     }
 };
 
+struct initiate_reset_to {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, lsn_t next_lsn) const {
+        start_reset_to(core, next_lsn, done_handler(std::forward<Handler>(h)));
+    }
+};
+
 }  // namespace detail
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
@@ -151,6 +159,12 @@ template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) Compl
 auto wal::async_truncate_after(lsn_t lsn, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
         detail::initiate_truncate_after{core_}, token, lsn);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_reset_to(lsn_t next_lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_reset_to{core_}, token, next_lsn);
 }
 
 }  // namespace noriwal
