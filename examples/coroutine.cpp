@@ -33,13 +33,13 @@ asio::awaitable<void> run(noriwal::wal_config cfg) {
 
     // This one must be durable before we go on, whatever the policy.
     noriwal::position paid = co_await log.async_append(noriwal::record::put("order:0", "paid"),
-                                                       noriwal::durability::sync, asio::use_awaitable);
+                                                       noriwal::durability::always(), asio::use_awaitable);
     std::cout << "order:0 paid at LSN " << paid.lsn << ", durable up to " << log.durable_lsn() << "\n";
 
     // An atomic batch: after a crash, all of it or none of it.
     std::vector<noriwal::record> batch{noriwal::record::put("stock:apples", "41"),
                                        noriwal::record::put("stock:pears", "17"),
-                                       noriwal::record::erase("reservation:9")};
+                                       noriwal::record::put_tombstone("reservation:9")};
     std::vector<noriwal::position> ps = co_await log.async_append_batch(batch, asio::use_awaitable);
     std::cout << "batch at LSNs " << ps.front().lsn << ".." << ps.back().lsn << "\n";
 

@@ -44,7 +44,7 @@ public:
     void put(std::string_view key, std::string_view value, std::chrono::nanoseconds ttl) {
         write(noriwal::record::put(key, value).with_ttl(ttl));
     }
-    void erase(std::string_view key) { write(noriwal::record::erase(key)); }
+    void erase(std::string_view key) { write(noriwal::record::put_tombstone(key)); }
 
     /// The value of `key` at time `now` (a key whose TTL has run out by then is absent).
     std::optional<std::string> get(std::string_view key, sys_clock::time_point now = sys_clock::now()) const {

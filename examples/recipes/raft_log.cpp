@@ -54,7 +54,7 @@ public:
     std::uint64_t append(std::uint64_t term, const std::string& command) {
         const auto key = std::to_string(term);
         const noriwal::position p =
-            log_.append(noriwal::record::put(key, command), noriwal::durability::sync);
+            log_.append(noriwal::record::put(key, command), noriwal::durability::always());
         terms_.push_back(term);
         check_index(p.lsn);
         return p.lsn;
