@@ -312,10 +312,8 @@ public:
     /// With wal_config::index_keys: where the records of `key` are, oldest first (tombstones
     /// included). Read them with a reader's read_at.
     std::vector<position> records_for(bytes_view key) const;
-    std::vector<position> records_for(std::string_view key) const { return records_for(as_bytes(key)); }
     /// With wal_config::index_keys: the newest record of `key`, unless it is a tombstone.
     std::optional<position> latest(bytes_view key) const;
-    std::optional<position> latest(std::string_view key) const { return latest(as_bytes(key)); }
 
     // ------------------------------------------------------------------ observation (any thread)
 
