@@ -17,8 +17,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <exception>
+#include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -232,6 +236,29 @@ BOOST_AUTO_TEST_CASE(async_open_and_open_give_the_same_pair) {
         BOOST_TEST(o.recovery.valid_records == 1u);
         co_await o.log.async_close();
     }());
+}
+
+BOOST_AUTO_TEST_CASE(async_open_recovers_on_the_wals_spare_thread) {
+    // wal.hpp and doc/api.md say so: recovery (which lists and reads the log) runs on the
+    // spare thread of the new wal, neither on the executor given to open nor on the writer.
+    auto cfg = test::api_config();
+    auto disk = std::static_pointer_cast<test::sim_disk>(cfg.fs);
+    std::mutex m;
+    std::set<std::string> recovering;
+    disk->set_after_hook([&](const test::sim_event& e, std::error_code) {
+        if (e.op != test::sim_op::list && e.op != test::sim_op::lock) return;
+        char name[32] = {};
+        pthread_getname_np(pthread_self(), name, sizeof name);
+        std::lock_guard lk(m);
+        recovering.insert(name);
+    });
+    asio::io_context io;
+    run(io, [&]() -> asio::awaitable<void> {
+        auto [log, recovery] = co_await wal::async_open(io.get_executor(), cfg);
+        co_await log.async_close();
+    }());
+    disk->set_after_hook({});
+    BOOST_TEST(recovering == std::set<std::string>{"noriwal-spare"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
