@@ -317,8 +317,8 @@ int demo(const options& opt, const char* self) {
             " more were written but not yet acknowledged when the child died\n");
         const noriwal::position p = o.log.append(
             noriwal::record::put("demo", "the log goes on after recovery"), noriwal::durability::always());
-        say("-> appended one more record with durability::always(): LSN " + std::to_string(p.lsn) + " (segment " +
-            std::to_string(p.segment_id) + ", offset " + std::to_string(p.offset) + ")\n");
+        say("-> appended one more record with durability::always(): LSN " + std::to_string(p.lsn) +
+            " (segment " + std::to_string(p.segment_id) + ", offset " + std::to_string(p.offset) + ")\n");
         o.log.close();
     }
 

@@ -32,7 +32,7 @@ int main(int argc, char** argv) try {
     while (auto e = r.try_next()) {
         ++n;
         std::cout << "LSN " << e->lsn() << "  " << noriwal::as_string(e->key()) << " = "
-                  << (e->tombstone() ? "<deleted>" : std::string(noriwal::as_string(e->value()))) << "\n";
+                  << (e->tombstone() ? "<deleted>" : std::string(e->value())) << "\n";
     }
     std::cout << n << " records\n";
 

@@ -86,8 +86,7 @@ public:
     std::map<std::string, account> replay_all() const {
         std::map<std::string, account> all;
         auto r = log_.make_reader();
-        while (auto e = r.try_next())
-            apply_event(all[std::string(as_string(e->key()))], as_string(e->value()));
+        while (auto e = r.try_next()) apply_event(all[std::string(e->key())], as_string(e->value()));
         return all;
     }
 

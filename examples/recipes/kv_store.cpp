@@ -23,7 +23,6 @@
 namespace {
 
 using noriwal::as_bytes;
-using noriwal::as_string;
 using sys_clock = std::chrono::system_clock;
 
 class kv_store {
@@ -76,11 +75,11 @@ private:
     }
 
     void apply(const noriwal::entry& e) {
-        std::string key(as_string(e.key()));
+        std::string key(e.key());
         if (e.tombstone()) {
             state_.erase(key);
         } else {
-            state_[std::move(key)] = slot{std::string(as_string(e.value())), e.expiry()};
+            state_[std::move(key)] = slot{std::string(e.value()), e.expiry()};
         }
         ++applied_;
     }

@@ -20,7 +20,6 @@
 
 namespace {
 
-using noriwal::as_string;
 using noriwal::lsn_t;
 
 struct log_entry {
@@ -43,7 +42,7 @@ public:
         // The terms are kept in memory (8 bytes per entry) for the consistency checks; they
         // are rebuilt from the log on open.
         auto r = log_.make_reader();
-        while (auto e = r.try_next()) terms_.push_back(std::stoull(std::string(as_string(e->key()))));
+        while (auto e = r.try_next()) terms_.push_back(std::stoull(std::string(e->key())));
     }
 
     std::uint64_t last_index() const noexcept { return terms_.size(); }
@@ -98,8 +97,7 @@ public:
         auto r = log_.make_reader();
         if (auto ec = r.seek(from)) throw std::system_error(ec, "seek to index " + std::to_string(from));
         while (auto e = r.try_next())
-            out.push_back(
-                {std::stoull(std::string(as_string(e->key()))), std::string(as_string(e->value()))});
+            out.push_back({std::stoull(std::string(e->key())), std::string(e->value())});
         return out;
     }
 
