@@ -131,7 +131,8 @@ struct armed_fault {
 };
 
 /// Appends and waits, returning the error instead of throwing.
-std::pair<error_code, position> try_append(wal& w, const record& r, durability d = durability::as_configured()) {
+std::pair<error_code, position> try_append(wal& w, const record& r,
+                                           durability d = durability::as_configured()) {
     std::promise<std::pair<error_code, position>> pr;
     auto f = pr.get_future();
     w.async_append(r, d, [&pr](error_code ec, position p) { pr.set_value({ec, p}); });
