@@ -15,7 +15,7 @@ case "$what" in
 esac
 
 packages=(g++ cmake make pkg-config libboost1.81-dev libboost-program-options1.81-dev
-          libboost-test1.81-dev liblz4-dev libzstd-dev)
+          libboost-test1.81-dev liblz4-dev libzstd-dev libraft-dev)
 if [ "$what" = test ]; then
   # clang and its runtime build the libFuzzer targets.
   packages+=(clang-14 libclang-rt-14-dev)
@@ -53,7 +53,7 @@ done
 echo "== fuzz: configure and build ($((SECONDS - start)) s so far)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
-for target in record_decoder recovery_scanner; do
+for target in record_decoder recovery_scanner raft_frame_decoder; do
   scratch=$(mktemp -d)
   log=build/fuzz/fuzz_$target.log
   if ! ./build/fuzz/test/fuzz/fuzz_$target -max_total_time=20 -rss_limit_mb=512 -malloc_limit_mb=64 \

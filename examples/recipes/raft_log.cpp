@@ -7,6 +7,8 @@
 // delete the conflicting entry and all that follow, then append the leader's. That is
 // truncate_after(index - 1), which is crash-safe: after a crash at any point, the log holds
 // either the old suffix or a prefix of the new one, never a removed entry brought back.
+// A snapshot installed from the leader replaces the whole log: reset_to(index + 1), after
+// which the log starts at the entry after the snapshot (first_lsn() says where, on reopen too).
 //
 //   recipe_raft_log [parent-directory]
 #include "recipe.hpp"
@@ -39,15 +41,32 @@ public:
         // below ends with a sync (one fdatasync for many appends) or a durable append.
         cfg.fsync = noriwal::fsync_policy::batch(std::chrono::milliseconds(5));
         log_ = noriwal::wal::open(std::move(cfg)).log;
+        // The log starts after the last installed snapshot (at 1 if none was).
+        base_ = log_.first_lsn() - 1;
         // The terms are kept in memory (8 bytes per entry) for the consistency checks; they
         // are rebuilt from the log on open.
         auto r = log_.make_reader();
         while (auto e = r.try_next()) terms_.push_back(std::stoull(std::string(e->key())));
     }
 
-    std::uint64_t last_index() const noexcept { return terms_.size(); }
-    /// The term of the entry at `index` (0 for index 0, the entry before the first).
-    std::uint64_t term_at(std::uint64_t index) const { return index == 0 ? 0 : terms_.at(index - 1); }
+    std::uint64_t first_index() const noexcept { return base_ + 1; }
+    std::uint64_t last_index() const noexcept { return base_ + terms_.size(); }
+    /// The term of the entry at `index` (0 for index 0, the entry before the first; the
+    /// snapshot's term for its last index). Throws std::out_of_range below that.
+    std::uint64_t term_at(std::uint64_t index) const {
+        return index == base_ ? base_term_ : terms_.at(index - base_ - 1);
+    }
+
+    /// InstallSnapshot (Raft, section 7): the snapshot covers every entry up to `index`, so
+    /// the whole log goes and the next entry is index + 1. reset_to is crash-safe: a crash
+    /// leaves the old log or the empty new one, and the snapshot (kept elsewhere, with its last
+    /// index and term) is written durably before it.
+    void install_snapshot(std::uint64_t index, std::uint64_t term) {
+        log_.reset_to(index + 1);  // durable when it returns
+        terms_.clear();
+        base_ = index;
+        base_term_ = term;
+    }
 
     /// The leader's side: appends a new entry of its current term; returns its index.
     std::uint64_t append(std::uint64_t term, const std::string& command) {
@@ -64,7 +83,7 @@ public:
     /// the log does not hold that entry; the leader then retries with an earlier one.
     bool append_entries(std::uint64_t prev_index, std::uint64_t prev_term,
                         const std::vector<log_entry>& entries) {
-        if (prev_index > last_index() || term_at(prev_index) != prev_term) return false;
+        if (prev_index < base_ || prev_index > last_index() || term_at(prev_index) != prev_term) return false;
         std::size_t k = 0;
         // Entries the log holds already with the same term are the same entries: keep them
         // (a duplicate or late AppendEntries must not cut off what followed them).
@@ -76,7 +95,7 @@ public:
         if (first_new <= last_index()) {
             // A conflict: this entry and every one after it go. Durable when it returns.
             log_.truncate_after(first_new - 1);
-            terms_.resize(first_new - 1);
+            terms_.resize(first_new - 1 - base_);
             ++truncations_;
         }
         for (std::size_t i = k; i < entries.size(); ++i) {
@@ -109,6 +128,8 @@ private:
     }
 
     noriwal::wal log_;
+    std::uint64_t base_ = 0;       // the index before the first entry held (a snapshot's last)
+    std::uint64_t base_term_ = 0;  // its term (a real server keeps it with the snapshot)
     std::vector<std::uint64_t> terms_;
     int truncations_ = 0;
 };
@@ -176,18 +197,35 @@ int main(int argc, char** argv) {
             recipe::check(follower.entries_from(1) == expected, "the follower's log is the leader's");
         }
 
-        // After a restart (or a crash: each step was durable when it returned), no truncated
-        // entry comes back and the next index follows the last entry.
+        {
+            // After a restart (or a crash: each step was durable when it returned), no
+            // truncated entry comes back and the next index follows the last entry.
+            raft_log follower(dir);
+            recipe::check(follower.last_index() == expected.size(), "the log reopens with 345 entries");
+            recipe::check(follower.entries_from(1) == expected,
+                          "every entry, term and command survives reopening");
+            recipe::check(
+                follower.entries_from(341) == std::vector<log_entry>(expected.begin() + 340, expected.end()),
+                "reading from an index in the middle");
+            recipe::check(follower.append(4, "set y=1") == expected.size() + 1,
+                          "the next index follows the last entry");
+            std::cout << "follower log: " << follower.last_index() << " entries, last term "
+                      << follower.term_at(follower.last_index()) << "\n";
+
+            // A leader far ahead sends a snapshot up to index 1000 (term 5): the whole log goes,
+            // and the leader's next entries follow index 1000, after a reopen too.
+            follower.install_snapshot(1000, 5);
+            recipe::check(follower.first_index() == 1001 && follower.last_index() == 1000,
+                          "after a snapshot install the log is empty and continues at 1001");
+            recipe::check(follower.append_entries(1000, 5, make_entries(5, 1001, 3)),
+                          "the leader's entries after the snapshot are accepted");
+        }
         raft_log follower(dir);
-        recipe::check(follower.last_index() == expected.size(), "the log reopens with 345 entries");
-        recipe::check(follower.entries_from(1) == expected,
-                      "every entry, term and command survives reopening");
-        recipe::check(
-            follower.entries_from(341) == std::vector<log_entry>(expected.begin() + 340, expected.end()),
-            "reading from an index in the middle");
-        recipe::check(follower.append(4, "set y=1") == expected.size() + 1,
-                      "the next index follows the last entry");
-        std::cout << "follower log: " << follower.last_index() << " entries, last term "
-                  << follower.term_at(follower.last_index()) << "\n";
+        recipe::check(follower.first_index() == 1001 && follower.last_index() == 1003,
+                      "the log reopens at the snapshot's next index");
+        recipe::check(follower.entries_from(1001) == make_entries(5, 1001, 3),
+                      "the entries after the snapshot survive reopening");
+        std::cout << "after a snapshot install: entries " << follower.first_index() << ".."
+                  << follower.last_index() << "\n";
     });
 }

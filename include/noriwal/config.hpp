@@ -78,6 +78,10 @@ enum class preallocation : std::uint8_t {
 struct wal_config {
     /// Directory of the log; created if missing (unless read_only).
     std::filesystem::path dir;
+    /// LSN of the first record of a new log (one whose directory holds no segment file yet),
+    /// for a log that continues a sequence kept elsewhere (a raft log after a snapshot). A log
+    /// that exists keeps its own LSNs. At least 1, below 2^63.
+    std::uint64_t first_lsn = 1;
     /// A segment is sealed and the next one started when the next write would exceed this.
     std::uint64_t max_segment_size = 128ull << 20;
     /// A segment is also sealed once it is this old (zero: no age limit).

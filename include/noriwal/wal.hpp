@@ -273,6 +273,23 @@ public:
                   CompletionToken = detail::default_token_t<executor_type>>
     auto async_truncate_after(lsn_t lsn, CompletionToken&& token = CompletionToken());
 
+    /// Replaces the whole log by an empty one whose next append gets `next_lsn`, crash-safely:
+    /// what a raft log needs when an installed snapshot replaces every entry. `next_lsn` may be
+    /// below, inside or above the LSNs held. Afterwards first_lsn() and current_position().lsn
+    /// are `next_lsn`, and a reopen finds the empty log starting there. Waits for an fdatasync
+    /// in flight to return first. Appends initiated before it that wait for durability
+    /// complete with errc::truncated; readers that returned a record get errc::truncated.
+    ///
+    /// Completion signature: `void(boost::system::error_code)`. Errors: errc::invalid_argument
+    /// (`next_lsn` is 0 or not below 2^63; nothing changed), errc::closed, errc::read_only,
+    /// errc::poisoned, errc::io_failed / errc::no_space (the log is now poisoned; reopening
+    /// recovers a prefix of the old log, or the empty new one).
+    /// Executor: the handler's associated executor, by default the wal's. Cancellation: not
+    /// supported. Durability: when it completes, the empty log and its next LSN are durable.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_reset_to(lsn_t next_lsn, CompletionToken&& token = CompletionToken());
+
     // ------------------------------------------------------------------ blocking conveniences
     // Each waits for the asynchronous operation of the same name and throws std::system_error
     // on error. Same rules; never call them from a handler running on the wal's threads.
@@ -292,6 +309,8 @@ public:
     std::uint64_t delete_segments_before(position p);
     /// async_truncate_after: returns when every record above `lsn` is gone, durably.
     void truncate_after(lsn_t lsn);
+    /// async_reset_to: returns when the log is empty and its next LSN is `next_lsn`, durably.
+    void reset_to(lsn_t next_lsn);
 
     // ------------------------------------------------------------------ reading (any thread)
     // Readers and the key index; doc/readers.md has the whole story.
@@ -329,6 +348,10 @@ public:
     /// The last LSN known to be durable (0: none). An atomic read; it only grows, except that
     /// truncate_after lowers it to its argument.
     lsn_t durable_lsn() const noexcept;
+    /// The LSN of the oldest record the log holds (what delete_segments_before, retention,
+    /// truncate_after or reset_to left), or, when it holds none, the LSN the next append gets;
+    /// 0 for an empty wal. An atomic read, updated when those operations complete.
+    lsn_t first_lsn() const noexcept;
     /// The configuration the wal was opened with (with its file_system filled in); the
     /// defaults for an empty wal.
     const wal_config& config() const noexcept;
@@ -439,6 +462,10 @@ public:
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
                   CompletionToken = detail::default_token_t<executor_type>>
     auto async_truncate_after(lsn_t lsn, CompletionToken&& token = CompletionToken());
+    /// wal::async_reset_to.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_reset_to(lsn_t next_lsn, CompletionToken&& token = CompletionToken());
 
 private:
     executor_type ex_{};

@@ -30,6 +30,8 @@ std::string validate(const wal_config& cfg) {
     constexpr std::uint64_t min_segment = 4u << 10;
     constexpr std::uint64_t max_segment = 1ull << 40;
     if (cfg.dir.empty()) return "wal_config::dir is empty: give the directory of the log";
+    if (cfg.first_lsn < 1 || cfg.first_lsn >= (1ull << 63))
+        return out_of_range("first_lsn", std::to_string(cfg.first_lsn), "1 .. 2^63 - 1");
     if (cfg.max_segment_size < min_segment || cfg.max_segment_size > max_segment)
         return out_of_range("max_segment_size", std::to_string(cfg.max_segment_size),
                             "4096 (4 KiB) .. 1099511627776 (1 TiB)");

@@ -292,9 +292,10 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         seg.header_ok = s.header_ok;
         log->segments_.push_back(std::move(seg));
     }
-    log->next_lsn_ = plan.next_lsn;
-    log->written_lsn_.store(plan.next_lsn - 1, std::memory_order_release);
-    log->durable_lsn_.store(plan.next_lsn - 1, std::memory_order_release);
+    // A new log (no segment file at all) starts where the configuration says.
+    log->next_lsn_ = ids.empty() ? cfg.first_lsn : plan.next_lsn;
+    log->written_lsn_.store(log->next_lsn_ - 1, std::memory_order_release);
+    log->durable_lsn_.store(log->next_lsn_ - 1, std::memory_order_release);
     log->skipped_ = std::move(plan.skipped);
     if (ro) {
         out = std::move(log);
@@ -674,15 +675,25 @@ std::error_code segment_log::rotate() {
 //    new one. Zeroing records in place instead could leave a later record intact after an
 //    earlier one was zeroed, which recovery would read as mid-log damage or, when salvaging,
 //    resurrect.
+// reset_to(n) is the same with nothing kept: every segment after the first is removed, then the
+// first is replaced by an empty one whose base_lsn is n.
 std::error_code segment_log::truncate_after(lsn_t lsn) {
     if (auto ec = check_writable()) return ec;
     if (lsn >= written_lsn()) return {};
+    return cut_after(lsn, lsn < segments_.front().base_lsn);
+}
 
+std::error_code segment_log::reset_to(lsn_t next_lsn) {
+    if (auto ec = check_writable()) return ec;
+    if (next_lsn < 1 || next_lsn >= (1ull << 63)) return make_error_code(errc::invalid_argument);
+    return cut_after(next_lsn - 1, true);
+}
+
+std::error_code segment_log::cut_after(lsn_t lsn, bool empties) {
     // The segment that keeps `lsn` (the last whose base_lsn <= lsn), or the first one (emptied).
     std::size_t k = 0;
-    for (std::size_t i = 0; i < segments_.size(); ++i)
+    for (std::size_t i = 0; !empties && i < segments_.size(); ++i)
         if (segments_[i].base_lsn <= lsn) k = i;
-    const bool empties = lsn < segments_.front().base_lsn;
 
     const segment& holder = segments_[k];
     // Where the kept prefix ends: after the last record with an LSN <= lsn.
@@ -797,6 +808,7 @@ std::error_code segment_log::truncate_after(lsn_t lsn) {
     written_lsn_.store(lsn, std::memory_order_release);
     durable_lsn_.store(lsn, std::memory_order_release);
     unsynced_records_ = 0;
+    if (empties) skipped_.clear();
     std::erase_if(skipped_, [lsn](const lsn_range& r) { return r.first > lsn; });
     for (lsn_range& r : skipped_) r.last = std::min(r.last, lsn);
     return {};

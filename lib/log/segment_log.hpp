@@ -188,6 +188,11 @@ public:
     /// truncate_after(0) makes it start again at 1). An lsn inside an atomic batch (not its
     /// last record) is refused with errc::invalid_argument and changes nothing.
     std::error_code truncate_after(lsn_t lsn);
+    /// Replaces the whole log by an empty one whose next append gets `next_lsn` (any value in
+    /// 1 .. 2^63 - 1, below or above the LSNs held), crash-safe: recovery after a crash at any
+    /// point yields a contiguous prefix of the old log or the empty new one. Afterwards
+    /// first_lsn() == next_position().lsn == next_lsn, durably. errc::invalid_argument for 0.
+    std::error_code reset_to(lsn_t next_lsn);
     /// Deletes sealed segments whose newest record is older than cfg.retention at `now_ns`
     /// (nanoseconds since the Unix epoch). No-op when retention is zero.
     std::error_code apply_retention(std::uint64_t now_ns, std::uint64_t& deleted);
@@ -240,6 +245,7 @@ private:
     std::error_code rotate_now();
     std::error_code drop_oldest();
     std::error_code sync_directory_now();
+    std::error_code cut_after(lsn_t lsn, bool empties);
     void forget_skipped_before(lsn_t lsn);
 
     wal_config cfg_;

@@ -238,6 +238,10 @@ void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done
     start_done(core, request_kind::truncate, lsn, std::move(h));
 }
 
+void start_reset_to(const std::shared_ptr<wal_core>& core, lsn_t next_lsn, done_handler h) {
+    start_done(core, request_kind::reset, next_lsn, std::move(h));
+}
+
 void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h) {
     auto* op = new count_op;
     op->before = p;
@@ -361,6 +365,10 @@ void wal::truncate_after(lsn_t lsn) {
     wait_for<>(spin_of(core_), [&](auto h) { async_truncate_after(lsn, std::move(h)); });
 }
 
+void wal::reset_to(lsn_t next_lsn) {
+    wait_for<>(spin_of(core_), [&](auto h) { async_reset_to(next_lsn, std::move(h)); });
+}
+
 // ------------------------------------------------------------------ observation
 
 position wal::current_position() const { return core_ ? core_->written_position() : position{}; }
@@ -370,6 +378,8 @@ position wal::durable_position() const { return core_ ? core_->durable_position(
 lsn_t wal::written_lsn() const noexcept { return core_ ? core_->written_lsn() : 0; }
 
 lsn_t wal::durable_lsn() const noexcept { return core_ ? core_->durable_lsn() : 0; }
+
+lsn_t wal::first_lsn() const noexcept { return core_ ? core_->first_lsn() : 0; }
 
 const wal_config& wal::config() const noexcept {
     static const wal_config none;  // an empty wal has no configuration: the defaults

@@ -302,6 +302,7 @@ std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     }
     written_lsn_.store(log_->written_lsn(), std::memory_order_release);
     durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
+    first_lsn_.store(log_->first_lsn(), std::memory_order_release);
     open_.store(true, std::memory_order_release);
     // Spare preparation and timers start on the writer strand.
     boost::asio::post(writer_, [self = shared_from_this()] { self->end_step(); });
@@ -544,7 +545,8 @@ void wal_core::drain() {
 bool wal_core::needs_quiet(const request* r) const noexcept {
     // Closing syncs and releases the files; truncation rewrites what a round may cover. Both
     // wait for the round in flight to return.
-    return (r->kind == request_kind::close && !closed_) || r->kind == request_kind::truncate;
+    return (r->kind == request_kind::close && !closed_) || r->kind == request_kind::truncate ||
+           r->kind == request_kind::reset;
 }
 
 void wal_core::process() {
@@ -671,13 +673,16 @@ void wal_core::handle(request* r) {
                     r->ec = classify(log_->delete_segments_before(op->before, op->count));
                     registry_->on_segments_changed(*log_);
                 }
+                first_lsn_.store(log_->first_lsn(), std::memory_order_release);
                 if (log_->poisoned()) poison(r->ec);
             }
             finish(r);
             return;
         }
-        case request_kind::truncate: {
+        case request_kind::truncate:
+        case request_kind::reset: {
             auto* op = static_cast<done_op*>(r);
+            const bool reset = r->kind == request_kind::reset;
             if (closed_ || poisoned_) {
                 r->ec = closed_ ? errc::closed : errc::poisoned;
                 finish(r);
@@ -685,16 +690,21 @@ void wal_core::handle(request* r) {
             }
             {
                 auto files = registry_->lock_files();  // no reader opens a file meanwhile
-                r->ec = classify(log_->truncate_after(op->lsn));
+                r->ec = classify(reset ? log_->reset_to(op->lsn) : log_->truncate_after(op->lsn));
                 if (!r->ec) {
-                    registry_->on_truncated(*log_, op->lsn);
+                    // A reset removes every record: readers see a truncation to nothing.
+                    registry_->on_truncated(*log_, reset ? 0 : op->lsn);
                 } else {
                     registry_->on_segments_changed(*log_);  // whatever was removed before the failure
                 }
             }
+            first_lsn_.store(log_->first_lsn(), std::memory_order_release);
             if (log_->poisoned()) {
                 poison(r->ec);
             } else {
+                // After a reset no record that an append waits for exists any more, even one
+                // whose LSN is below the new start: every waiter completes with errc::truncated.
+                if (reset) commit_.rebase(0, 0, released_);
                 commit_.rebase(log_->durable_lsn(), log_->written_lsn(), released_);
                 for (auto& c : released_) {
                     c.waiter->ec = c.ec;
@@ -932,6 +942,7 @@ void wal_core::on_maintenance() {
         auto files = registry_->lock_files();  // no reader opens a file meanwhile
         ec = log_->apply_retention(now_ns, deleted);
         if (deleted != 0) registry_->on_segments_changed(*log_);
+        first_lsn_.store(log_->first_lsn(), std::memory_order_release);
     }
     if (ec && log_->poisoned()) poison(ec);
     end_step();

@@ -45,7 +45,16 @@ using steady = std::chrono::steady_clock;
 
 // ------------------------------------------------------------------ requests
 
-enum class request_kind : std::uint8_t { append, append_batch, flush, sync, close, delete_before, truncate };
+enum class request_kind : std::uint8_t {
+    append,
+    append_batch,
+    flush,
+    sync,
+    close,
+    delete_before,
+    truncate,
+    reset
+};
 
 /// One operation of the intake. Created on the caller's thread, owned by the core from
 /// submit() until complete(), then handed to its handler's executor, where deliver() invokes
@@ -134,6 +143,7 @@ public:
     position durable_position() const;
     lsn_t written_lsn() const noexcept { return written_lsn_.load(std::memory_order_acquire); }
     lsn_t durable_lsn() const noexcept { return durable_lsn_.load(std::memory_order_acquire); }
+    lsn_t first_lsn() const noexcept { return first_lsn_.load(std::memory_order_acquire); }
     const wal_config& config() const noexcept { return cfg_; }
     wal_stats stats() const;
     wal::executor_type get_executor() const noexcept { return public_ex_; }
@@ -239,6 +249,7 @@ private:
     // Published for any thread.
     std::atomic<lsn_t> written_lsn_{0};
     std::atomic<lsn_t> durable_lsn_{0};
+    std::atomic<lsn_t> first_lsn_{0};  // the log's first_lsn(), after open, deletions, truncations
     std::atomic<bool> open_{false};
     std::atomic<int> spares_in_flight_{0};
     mutable std::mutex published_mutex_;

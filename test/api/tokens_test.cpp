@@ -58,6 +58,8 @@ static_assert(
 static_assert(std::is_same_v<decltype(std::declval<tuple_wal&>().async_sync()),
                              asio::awaitable<std::tuple<error_code>>>);
 static_assert(
+    std::is_same_v<decltype(std::declval<awaitable_wal&>().async_reset_to(lsn_t{1})), asio::awaitable<void>>);
+static_assert(
     std::is_same_v<decltype(std::declval<awaitable_reader&>().async_next()), asio::awaitable<entry>>);
 static_assert(std::is_same_v<decltype(std::declval<tuple_reader&>().async_next()),
                              asio::awaitable<std::tuple<error_code, entry>>>);
@@ -97,6 +99,8 @@ BOOST_AUTO_TEST_CASE(co_await_without_a_token_appends_syncs_and_closes) {
         co_await log.async_truncate_after(2);  // the batch (3, 4) goes whole
         BOOST_TEST(log.written_lsn() == 2u);
         BOOST_TEST(co_await log.async_delete_segments_before(position{.lsn = 1}) == 0u);
+        co_await log.async_reset_to(100);
+        BOOST_TEST(log.current_position().lsn == 100u);
         co_await log.async_close();
         BOOST_TEST(!log.is_open());
     }());

@@ -37,6 +37,15 @@ lsn_t recover_prefix(const std::shared_ptr<sim_disk>& disk, const prefix_check& 
     return last;
 }
 
+// Every subset of up to 6 unsynced operations, else 16 random plans; 2 torn prefixes per write.
+power_cut_enumeration few_power_cuts() {
+    power_cut_enumeration opts;
+    opts.max_exhaustive = 6;
+    opts.samples = 16;
+    opts.max_tears_per_write = 2;
+    return opts;
+}
+
 bool mutates(sim_op op) {
     return op == sim_op::create || op == sim_op::write || op == sim_op::sync || op == sim_op::truncate ||
            op == sim_op::allocate || op == sim_op::rename || op == sim_op::remove || op == sim_op::dir_sync;
@@ -235,10 +244,6 @@ BOOST_AUTO_TEST_CASE(truncate_after_survives_a_power_cut_at_every_step) {
 
                 std::size_t tried = 0;
                 for (std::size_t step = 0; step < states.size(); ++step) {
-                    power_cut_enumeration opts;
-                    opts.max_exhaustive = 6;
-                    opts.samples = 16;
-                    opts.max_tears_per_write = 2;
                     for_each_power_cut(
                         *states[step],
                         [&](const power_cut_plan& plan) {
@@ -282,7 +287,7 @@ BOOST_AUTO_TEST_CASE(truncate_after_survives_a_power_cut_at_every_step) {
                                 BOOST_TEST((r.info.damages.empty() || !r.info.damages.front().mid_log), ctx);
                             }
                         },
-                        opts);
+                        few_power_cuts());
                 }
                 BOOST_TEST(tried > states.size());
             }
@@ -331,6 +336,125 @@ BOOST_AUTO_TEST_CASE(truncate_after_edges) {
     auto r2 = open_ok(small_config(disk, recovery_mode::absolute_consistency));
     BOOST_TEST(r2.info.first_lsn == 1u);
     BOOST_TEST(r2.info.last_lsn == 1u);
+}
+
+// A new log starts at wal_config::first_lsn; an existing one keeps its own LSNs.
+BOOST_AUTO_TEST_CASE(a_new_log_starts_at_first_lsn) {
+    auto disk = std::make_shared<sim_disk>();
+    auto cfg = small_config(disk, recovery_mode::absolute_consistency);
+    cfg.first_lsn = 1000;
+    {
+        auto o = open_ok(cfg);
+        BOOST_TEST(o.log->first_lsn() == 1000u);
+        BOOST_TEST(o.log->written_lsn() == 999u);
+        log_writer w(*o.log);
+        BOOST_TEST(w.put("k", "a").lsn == 1000u);
+        BOOST_TEST(w.put("k", "b").lsn == 1001u);
+        w.sync();
+    }
+    cfg.first_lsn = 7;  // ignored: the log exists
+    auto r = open_ok(cfg);
+    BOOST_TEST(r.info.first_lsn == 1000u);
+    BOOST_TEST(r.info.last_lsn == 1001u);
+    BOOST_TEST(r.log->next_position().lsn == 1002u);
+    // An empty log reopened keeps its start too.
+    auto disk2 = std::make_shared<sim_disk>();
+    auto cfg2 = small_config(disk2);
+    cfg2.first_lsn = 50;
+    { auto o = open_ok(cfg2); }
+    cfg2.first_lsn = 1;
+    BOOST_TEST(open_ok(cfg2).log->next_position().lsn == 50u);
+    cfg2.first_lsn = 0;
+    BOOST_TEST((open_log(cfg2).ec == errc::invalid_config));
+}
+
+// reset_to below, inside and above the LSNs held: the log is empty and continues at the given
+// LSN, in memory and after a reopen.
+BOOST_AUTO_TEST_CASE(reset_to_replaces_the_whole_log) {
+    for (lsn_t next : {lsn_t{1}, lsn_t{5}, lsn_t{20}, lsn_t{31}, lsn_t{500}}) {
+        auto disk = std::make_shared<sim_disk>();
+        auto o = open_ok(small_config(disk));
+        log_writer w(*o.log);
+        for (lsn_t i = 1; i <= 30; ++i) w.put("k", value_for(i));
+        std::uint64_t deleted = 0;
+        BOOST_TEST(!o.log->delete_segments_before({0, 0, 3}, deleted));
+        BOOST_TEST_REQUIRE(o.log->segments().size() > 2u);
+        BOOST_TEST_REQUIRE(!o.log->reset_to(next));
+        BOOST_TEST(o.log->first_lsn() == next);
+        BOOST_TEST(o.log->next_position().lsn == next);
+        BOOST_TEST(o.log->written_lsn() == next - 1);
+        BOOST_TEST(o.log->durable_lsn() == next - 1);
+        BOOST_TEST(o.log->segments().size() == 1u);
+        BOOST_TEST(read_all(*disk, *o.log).empty());
+        log_writer w2(*o.log, next - 1);
+        BOOST_TEST(w2.put("k", "new").lsn == next);
+        o.log.reset();
+        auto r = open_ok(small_config(disk, recovery_mode::absolute_consistency));
+        const auto got = read_all(*disk, *r.log);
+        BOOST_TEST_REQUIRE(got.size() == 1u);
+        BOOST_TEST(got[0].lsn == next);
+        BOOST_TEST(got[0].value == "new");
+        BOOST_TEST(r.log->first_lsn() == next);
+        BOOST_TEST((r.log->reset_to(0) == errc::invalid_argument));
+        BOOST_TEST(r.log->next_position().lsn == next + 1);
+    }
+}
+
+// reset_to at every step of its work: a power cut leaves a prefix of the old log that keeps
+// every synced record, or the empty new log (then the records appended after it, as a prefix).
+BOOST_AUTO_TEST_CASE(reset_to_survives_a_power_cut_at_every_step) {
+    for (lsn_t next : {lsn_t{3}, lsn_t{100}}) {
+        auto disk = std::make_shared<sim_disk>();
+        std::map<lsn_t, std::string> old_values;
+        std::vector<std::shared_ptr<sim_disk>> states;
+        {
+            auto o =
+                open_ok(small_config(disk, recovery_mode::tolerate_corrupted_tail, preallocation::zero_fill));
+            log_writer w(*o.log);
+            for (lsn_t i = 1; i <= 35; ++i) {
+                w.put("k", "old" + value_for(i));
+                old_values[i] = "old" + value_for(i);
+            }
+            w.sync();
+            disk->set_after_hook([&](const sim_event& ev, std::error_code) {
+                if (mutates(ev.op)) states.push_back(disk->snapshot());
+            });
+            BOOST_TEST_REQUIRE(!o.log->reset_to(next));
+            log_writer w2(*o.log, next - 1);
+            for (lsn_t i = next; i < next + 3; ++i) BOOST_TEST(w2.put("k", "new" + value_for(i)).lsn == i);
+            w2.sync();
+            disk->set_after_hook({});
+        }
+        std::size_t tried = 0;
+        for (std::size_t step = 0; step < states.size(); ++step) {
+            for_each_power_cut(
+                *states[step],
+                [&](const power_cut_plan& plan) {
+                    ++tried;
+                    auto after = states[step]->power_cut(plan);
+                    const std::string ctx = "next " + std::to_string(next) + " step " + std::to_string(step);
+                    const opened r = open_log(small_config(after, recovery_mode::tolerate_corrupted_tail,
+                                                           preallocation::zero_fill));
+                    BOOST_TEST_REQUIRE(!r.ec, ctx << ": " << r.why);
+                    const auto got = read_all(*after, *r.log);
+                    bool ok = true;
+                    if (!got.empty() && got.front().lsn == 1 && got.front().value == old_values[1]) {
+                        // The old log: all 35 records (they were synced), or a prefix of them
+                        // once the removals of later segments were made durable.
+                        for (std::size_t i = 0; ok && i < got.size(); ++i)
+                            ok = got[i].lsn == i + 1 && got[i].value == old_values[i + 1];
+                    } else {
+                        // The new log: starts at `next`, then only new records.
+                        BOOST_TEST(r.log->first_lsn() == next, ctx);
+                        for (std::size_t i = 0; ok && i < got.size(); ++i)
+                            ok = got[i].lsn == next + i && got[i].value == "new" + value_for(next + i);
+                    }
+                    BOOST_TEST(ok, ctx << ": neither a prefix of the old log nor of the new one");
+                },
+                few_power_cuts());
+        }
+        BOOST_TEST(tried > states.size());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(recycled_segments_never_return_stale_records) {

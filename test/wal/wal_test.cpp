@@ -827,6 +827,59 @@ BOOST_AUTO_TEST_CASE(rotation_delete_and_truncate) {
     BOOST_TEST(w.current_position().lsn == 82u);
 }
 
+// first_lsn(): where the log starts, after open (wal_config::first_lsn for a new log),
+// delete_segments_before and reset_to; reset_to replaces the log, durably.
+BOOST_AUTO_TEST_CASE(first_lsn_and_reset_to) {
+    auto disk = std::make_shared<test::sim_disk>();
+    auto cfg = sim_config(disk, fsync_policy::always());
+    cfg.max_segment_size = 4096;
+    cfg.max_record_size = 1024;
+    cfg.first_lsn = 101;
+    std::string value(200, 'v');
+    {
+        auto w = wal::open(cfg).log;
+        BOOST_TEST(w.first_lsn() == 101u);
+        BOOST_TEST(w.current_position().lsn == 101u);
+        std::vector<position> ps;
+        for (int i = 0; i < 60; ++i) ps.push_back(w.append(record::put("k", value)));
+        BOOST_TEST(ps.front().lsn == 101u);
+        BOOST_TEST(w.first_lsn() == 101u);
+        BOOST_TEST_REQUIRE(w.delete_segments_before(ps[40]) > 0u);
+        BOOST_TEST(w.first_lsn() > 101u);
+        BOOST_TEST(w.first_lsn() <= ps[40].lsn);
+        // A reader of the whole log starts at first_lsn().
+        auto rd = w.make_reader();
+        auto e = rd.next();
+        BOOST_TEST_REQUIRE(e.has_value());
+        BOOST_TEST(e->lsn() == w.first_lsn());
+        w.reset_to(1000);
+        BOOST_TEST(w.first_lsn() == 1000u);
+        BOOST_TEST(w.written_lsn() == 999u);
+        BOOST_TEST(w.durable_lsn() == 999u);
+        BOOST_TEST(w.append(record::put("k", "after")).lsn == 1000u);
+        BOOST_TEST(w.first_lsn() == 1000u);
+        error_code ec;
+        try {
+            w.reset_to(0);
+        } catch (const std::system_error& err) {
+            ec = err.code();
+        }
+        BOOST_TEST((ec == errc::invalid_argument));
+    }
+    auto w = wal::open(cfg).log;
+    BOOST_TEST(w.first_lsn() == 1000u);
+    BOOST_TEST(w.written_lsn() == 1000u);
+    auto rd = w.make_reader();
+    auto e = rd.next();
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->lsn() == 1000u);
+    BOOST_TEST(as_string(e->value()) == "after");
+    // Below the old start.
+    w.reset_to(5);
+    BOOST_TEST(w.append(rec).lsn == 5u);
+    BOOST_TEST(wal{}.first_lsn() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(lsns_continue_after_reopen_on_real_files) {
     test::temp_dir dir("noriwal-wal");
     wal_config cfg;

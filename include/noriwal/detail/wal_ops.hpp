@@ -51,6 +51,7 @@ void start_sync(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_close(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h);
 void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done_handler h);
+void start_reset_to(const std::shared_ptr<wal_core>& core, lsn_t next_lsn, done_handler h);
 
 }  // namespace detail
 }  // namespace noriwal

@@ -87,6 +87,14 @@ struct initiate_truncate_after {
     }
 };
 
+struct initiate_reset_to {
+    std::shared_ptr<wal_core> core;
+    template <class Handler>
+    void operator()(Handler&& h, lsn_t next_lsn) const {
+        start_reset_to(core, next_lsn, done_handler(std::forward<Handler>(h)));
+    }
+};
+
 }  // namespace detail
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
@@ -152,6 +160,12 @@ template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) Compl
 auto wal::async_truncate_after(lsn_t lsn, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
         detail::initiate_truncate_after{core_}, token, lsn);
+}
+
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto wal::async_reset_to(lsn_t next_lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_reset_to{core_}, token, next_lsn);
 }
 
 // ------------------------------------------------------------------ basic_wal
@@ -225,6 +239,13 @@ template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) Compl
 auto basic_wal<Executor>::async_truncate_after(lsn_t lsn, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
         detail::initiate_on<Executor, detail::initiate_truncate_after>{ex_, {core_}}, token, lsn);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_reset_to(lsn_t next_lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_reset_to>{ex_, {core_}}, token, next_lsn);
 }
 
 }  // namespace noriwal
