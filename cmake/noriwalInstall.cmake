@@ -96,7 +96,7 @@ install(FILES "${noriwal_BINARY_DIR}/noriwal.pc" DESTINATION "${_noriwal_pcdir}"
 # Tools, when this configuration builds them (tools/ and perf/ were added before this file).
 # With a shared libnoriwal in a private prefix, the installed tools find it next to themselves.
 file(RELATIVE_PATH _noriwal_bin_to_lib "/root/${CMAKE_INSTALL_BINDIR}" "/root/${CMAKE_INSTALL_LIBDIR}")
-foreach(tool wal-inspect wal-bench)
+foreach(tool wal-inspect wal-bench noriwal-kvd)
   if(TARGET ${tool})
     if(NOT NORIWAL_STATIC AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" AND NOT APPLE AND NOT WIN32)
       set_property(TARGET ${tool} APPEND PROPERTY INSTALL_RPATH "$ORIGIN/${_noriwal_bin_to_lib}")
@@ -104,3 +104,13 @@ foreach(tool wal-inspect wal-bench)
     install(TARGETS ${tool} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT noriwal_tools)
   endif()
 endforeach()
+
+# noriwal-kvd links noriwal::raft; when that is a shared library, it goes along so that the
+# installed server runs. (noriwal::raft is not exported to CMake consumers yet: its link to
+# libraft's pkg-config target would need the package config to find libraft too.)
+if(TARGET noriwal-kvd AND TARGET noriwal_raft)
+  get_target_property(_noriwal_raft_type noriwal_raft TYPE)
+  if(_noriwal_raft_type STREQUAL "SHARED_LIBRARY")
+    install(TARGETS noriwal_raft LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT noriwal_tools)
+  endif()
+endif()
