@@ -1,6 +1,8 @@
-// noriwal with C++20 coroutines: co_await every operation with asio::use_awaitable (errors
-// arrive as boost::system::system_error exceptions), or with asio::as_tuple to get the error
-// code instead.
+// noriwal with C++20 coroutines. Without a completion token, `co_await log.async_append(r)`
+// awaits the operation (the default token, asio::deferred, works in any coroutine; errors
+// arrive as boost::system::system_error exceptions). A wal adapted with
+// asio::as_tuple_t<asio::use_awaitable_t<>>::as_default_on hands back the error code instead;
+// so does asio::as_tuple(asio::use_awaitable) on one call.
 //
 //   example_coroutine [directory]     (default: noriwal-example-coroutine in the temp directory)
 #include <noriwal/wal.hpp>
@@ -17,38 +19,47 @@
 
 namespace asio = boost::asio;
 
+// A wal whose operations, awaited without a token, give (error_code, result...) tuples.
+using tuple_wal = asio::as_tuple_t<asio::use_awaitable_t<>>::as_default_on_t<noriwal::wal>;
+
 asio::awaitable<void> run(noriwal::wal_config cfg) {
     auto ex = co_await asio::this_coro::executor;
-    auto [log, info] = co_await noriwal::wal::async_open(ex, cfg, asio::use_awaitable);
+    auto [log, info] = co_await noriwal::wal::async_open(ex, cfg);
     std::cout << "opened " << cfg.dir << ": " << info.valid_records << " records recovered\n";
 
     // One append at a time; under batch(5ms) each completes once in the OS, and is synced
     // within 5 ms even if nothing else is appended.
     for (int i = 0; i < 3; ++i) {
         const std::string key = "order:" + std::to_string(i);
-        noriwal::position p =
-            co_await log.async_append(noriwal::record::put(key, "placed"), asio::use_awaitable);
+        noriwal::position p = co_await log.async_append(noriwal::record::put(key, "placed"));
         std::cout << key << " -> LSN " << p.lsn << "\n";
     }
 
     // This one must be durable before we go on, whatever the policy.
-    noriwal::position paid = co_await log.async_append(noriwal::record::put("order:0", "paid"),
-                                                       noriwal::durability::sync, asio::use_awaitable);
+    noriwal::position paid =
+        co_await log.async_append(noriwal::record::put("order:0", "paid"), noriwal::durability::always());
     std::cout << "order:0 paid at LSN " << paid.lsn << ", durable up to " << log.durable_lsn() << "\n";
 
-    // An atomic batch: after a crash, all of it or none of it.
+    // An atomic batch: after a crash, all of it or none of it. Keys and values are any
+    // contiguous bytes: strings, string_views, vectors of char or std::byte, arrays.
+    const std::vector<char> pears{'1', '7'};
     std::vector<noriwal::record> batch{noriwal::record::put("stock:apples", "41"),
-                                       noriwal::record::put("stock:pears", "17"),
-                                       noriwal::record::erase("reservation:9")};
-    std::vector<noriwal::position> ps = co_await log.async_append_batch(batch, asio::use_awaitable);
+                                       noriwal::record::put("stock:pears", pears),
+                                       noriwal::record::put_tombstone("reservation:9")};
+    std::vector<noriwal::position> ps = co_await log.async_append_batch(batch);
     std::cout << "batch at LSNs " << ps.front().lsn << ".." << ps.back().lsn << "\n";
 
-    co_await log.async_sync(asio::use_awaitable);
-    co_await log.async_close(asio::use_awaitable);
+    // Read it back: a value converts to a std::string (a copy) explicitly.
+    auto r = log.read_from(ps.front());
+    noriwal::entry apples = co_await r.async_next();
+    std::cout << "stock:apples = " << std::string(apples.value()) << "\n";
 
-    // After close, operations fail with noriwal::errc::closed; as_tuple hands back the code.
-    auto [ec, p] =
-        co_await log.async_append(noriwal::record::put("late", "x"), asio::as_tuple(asio::use_awaitable));
+    co_await log.async_sync();
+    co_await log.async_close();
+
+    // After close, operations fail with noriwal::errc::closed; a tuple_wal hands back the code.
+    tuple_wal tlog(log);
+    auto [ec, p] = co_await tlog.async_append(noriwal::record::put("late", "x"));
     std::cout << "append after close: " << ec.message() << "\n";
 }
 

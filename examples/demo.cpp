@@ -51,7 +51,7 @@ struct record_maker {
 
     noriwal::record make(std::uint64_t i) {
         std::snprintf(key, sizeof key, "user:%06llu", static_cast<unsigned long long>(i % 50000));
-        if (i % 10 == 9) return noriwal::record::erase(std::string_view(key));
+        if (i % 10 == 9) return noriwal::record::put_tombstone(std::string_view(key));
         value = "{\"id\":" + std::to_string(i) + ",\"name\":\"user " + std::to_string(i % 50000) +
                 "\",\"balance\":" + std::to_string((i * 7919) % 100000) + "}";
         if (i % 5 == 0) {
@@ -316,9 +316,9 @@ int demo(const options& opt, const char* self) {
             " <= " + with_spaces(ri.last_lsn) + "); " + with_spaces(ri.last_lsn - acked) +
             " more were written but not yet acknowledged when the child died\n");
         const noriwal::position p = o.log.append(
-            noriwal::record::put("demo", "the log goes on after recovery"), noriwal::durability::sync);
-        say("-> appended one more record with durability::sync: LSN " + std::to_string(p.lsn) + " (segment " +
-            std::to_string(p.segment_id) + ", offset " + std::to_string(p.offset) + ")\n");
+            noriwal::record::put("demo", "the log goes on after recovery"), noriwal::durability::always());
+        say("-> appended one more record with durability::always(): LSN " + std::to_string(p.lsn) +
+            " (segment " + std::to_string(p.segment_id) + ", offset " + std::to_string(p.offset) + ")\n");
         o.log.close();
     }
 

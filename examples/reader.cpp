@@ -23,7 +23,7 @@ int main(int argc, char** argv) try {
     log.append(noriwal::record::put("user:1", "alice"));
     const noriwal::position bob = log.append(noriwal::record::put("user:2", "bob"));
     log.append(noriwal::record::put("user:3", "carol"));
-    log.append(noriwal::record::erase("user:2"));
+    log.append(noriwal::record::put_tombstone("user:2"));
     log.append(noriwal::record::put("user:1", "alice@example.com"));
 
     // A scan of everything the log holds now (this run's records and earlier runs').
@@ -32,7 +32,7 @@ int main(int argc, char** argv) try {
     while (auto e = r.try_next()) {
         ++n;
         std::cout << "LSN " << e->lsn() << "  " << noriwal::as_string(e->key()) << " = "
-                  << (e->tombstone() ? "<deleted>" : std::string(noriwal::as_string(e->value()))) << "\n";
+                  << (e->tombstone() ? "<deleted>" : std::string(e->value())) << "\n";
     }
     std::cout << n << " records\n";
 

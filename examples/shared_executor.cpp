@@ -31,19 +31,18 @@ asio::awaitable<void> session(noriwal::wal& log, std::string client) {
     for (int i = 0; i < 3; ++i) {
         const std::string key = client + ":" + std::to_string(i);
         const std::string command = "command " + std::to_string(i);
-        noriwal::position p =
-            co_await log.async_append(noriwal::record::put(key, command), asio::use_awaitable);
+        noriwal::position p = co_await log.async_append(noriwal::record::put(key, command));
         std::cout << key << " logged at LSN " << p.lsn << "\n";  // answer the client here
     }
 }
 
 asio::awaitable<void> serve(noriwal::wal_config cfg) {
     // Recovery runs on a thread of the wal's own: this thread keeps serving meanwhile.
-    auto [log, info] = co_await noriwal::wal::async_open(cfg.io_executor, cfg, asio::use_awaitable);
+    auto [log, info] = co_await noriwal::wal::async_open(cfg.io_executor, cfg);
     std::cout << "opened " << cfg.dir << ": " << info.valid_records << " records recovered\n";
 
     co_await (session(log, "alice") && session(log, "bob"));
-    co_await log.async_sync(asio::use_awaitable);  // every record so far is durable
+    co_await log.async_sync();  // every record so far is durable
     std::cout << "durable up to LSN " << log.durable_lsn() << "\n";
 
     // Read back what this run appended. try_next never waits: it is safe on this thread.
@@ -53,7 +52,7 @@ asio::awaitable<void> serve(noriwal::wal_config cfg) {
         std::cout << "  " << e->lsn() << "  " << text(e->key()) << " = " << text(e->value()) << "\n";
 
     // The final sync of the close runs on the writer strand, here.
-    co_await log.async_close(asio::use_awaitable);
+    co_await log.async_close();
     std::cout << "closed\n";
 }
 

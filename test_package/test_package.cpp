@@ -28,7 +28,7 @@ std::string round_trip(const std::filesystem::path& dir) {
         auto log = noriwal::wal::open(cfg).log;
         log.append(noriwal::record::put("lz4", value).with_compression(noriwal::compression::lz4));
         log.append(noriwal::record::put("zstd", value).with_compression(noriwal::compression::zstd),
-                   noriwal::durability::sync);
+                   noriwal::durability::always());
         log.close();
     }
     auto [log, recovered] = noriwal::wal::open(cfg);

@@ -65,13 +65,13 @@ public:
 
     /// Appends one event to an aggregate's stream; durable before it returns.
     void emit(const std::string& id, const std::string& event) {
-        log_.append(noriwal::record::put(id, event), noriwal::durability::sync);
+        log_.append(noriwal::record::put(id, event), noriwal::durability::always());
     }
     /// Appends events to several streams atomically (all of them survive a crash, or none).
     void emit_together(const std::vector<std::pair<std::string, std::string>>& events) {
         std::vector<noriwal::record> batch;
         for (const auto& [id, event] : events) batch.push_back(noriwal::record::put(id, event));
-        log_.append_batch(batch, noriwal::durability::sync);
+        log_.append_batch(batch, noriwal::durability::always());
     }
 
     /// Rebuilds one aggregate from its own events only (the key index gives their positions).
@@ -86,8 +86,7 @@ public:
     std::map<std::string, account> replay_all() const {
         std::map<std::string, account> all;
         auto r = log_.make_reader();
-        while (auto e = r.try_next())
-            apply_event(all[std::string(as_string(e->key()))], as_string(e->value()));
+        while (auto e = r.try_next()) apply_event(all[std::string(e->key())], as_string(e->value()));
         return all;
     }
 

@@ -23,7 +23,6 @@
 namespace {
 
 using noriwal::as_bytes;
-using noriwal::as_string;
 using sys_clock = std::chrono::system_clock;
 
 class kv_store {
@@ -44,7 +43,7 @@ public:
     void put(std::string_view key, std::string_view value, std::chrono::nanoseconds ttl) {
         write(noriwal::record::put(key, value).with_ttl(ttl));
     }
-    void erase(std::string_view key) { write(noriwal::record::erase(key)); }
+    void erase(std::string_view key) { write(noriwal::record::put_tombstone(key)); }
 
     /// The value of `key` at time `now` (a key whose TTL has run out by then is absent).
     std::optional<std::string> get(std::string_view key, sys_clock::time_point now = sys_clock::now()) const {
@@ -76,11 +75,11 @@ private:
     }
 
     void apply(const noriwal::entry& e) {
-        std::string key(as_string(e.key()));
+        std::string key(e.key());
         if (e.tombstone()) {
             state_.erase(key);
         } else {
-            state_[std::move(key)] = slot{std::string(as_string(e.value())), e.expiry()};
+            state_[std::move(key)] = slot{std::string(e.value()), e.expiry()};
         }
         ++applied_;
     }

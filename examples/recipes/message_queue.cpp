@@ -26,7 +26,6 @@
 
 namespace {
 
-using noriwal::as_string;
 using noriwal::lsn_t;
 
 // ------------------------------------------------------------------ committed offsets
@@ -110,7 +109,7 @@ public:
             while (out.size() < max) {
                 auto e = reader_.try_next();
                 if (!e) break;  // the end of the queue for now
-                out.push_back({e->lsn(), std::string(as_string(e->value()))});
+                out.push_back({e->lsn(), std::string(e->value())});
             }
             return out;
         }

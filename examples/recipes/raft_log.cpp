@@ -22,7 +22,6 @@
 
 namespace {
 
-using noriwal::as_string;
 using noriwal::lsn_t;
 
 struct log_entry {
@@ -47,7 +46,7 @@ public:
         // The terms are kept in memory (8 bytes per entry) for the consistency checks; they
         // are rebuilt from the log on open.
         auto r = log_.make_reader();
-        while (auto e = r.try_next()) terms_.push_back(std::stoull(std::string(as_string(e->key()))));
+        while (auto e = r.try_next()) terms_.push_back(std::stoull(std::string(e->key())));
     }
 
     std::uint64_t first_index() const noexcept { return base_ + 1; }
@@ -73,7 +72,7 @@ public:
     std::uint64_t append(std::uint64_t term, const std::string& command) {
         const auto key = std::to_string(term);
         const noriwal::position p =
-            log_.append(noriwal::record::put(key, command), noriwal::durability::sync);
+            log_.append(noriwal::record::put(key, command), noriwal::durability::always());
         terms_.push_back(term);
         check_index(p.lsn);
         return p.lsn;
@@ -117,8 +116,7 @@ public:
         auto r = log_.make_reader();
         if (auto ec = r.seek(from)) throw std::system_error(ec, "seek to index " + std::to_string(from));
         while (auto e = r.try_next())
-            out.push_back(
-                {std::stoull(std::string(as_string(e->key()))), std::string(as_string(e->value()))});
+            out.push_back({std::stoull(std::string(e->key())), std::string(e->value())});
         return out;
     }
 

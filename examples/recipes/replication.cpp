@@ -50,7 +50,7 @@ noriwal::wal_config log_config(const std::filesystem::path& dir) {
 // values are compressed again by the replica from the uncompressed bytes the reader gives).
 noriwal::record copy_of(const noriwal::entry& e) {
     noriwal::record r =
-        e.tombstone() ? noriwal::record::erase(e.key()) : noriwal::record::put(e.key(), e.value());
+        e.tombstone() ? noriwal::record::put_tombstone(e.key()) : noriwal::record::put(e.key(), e.value());
     r.with_compression(e.stored_compression());
     return r;
 }
@@ -78,7 +78,7 @@ asio::awaitable<void> follow(noriwal::wal leader, noriwal::wal replica, std::opt
         recipe::check(e.lsn() <= leader.durable_lsn(), "the follower only sees durable records");
 
         if (e.batch() == noriwal::batch_part::single) {
-            const noriwal::position p = co_await replica.async_append(copy_of(e), asio::use_awaitable);
+            const noriwal::position p = co_await replica.async_append(copy_of(e));
             recipe::check(p.lsn == e.lsn(), "the replica's LSN is the leader's");
             continue;
         }
@@ -86,11 +86,11 @@ asio::awaitable<void> follow(noriwal::wal leader, noriwal::wal replica, std::opt
         if (e.batch() != noriwal::batch_part::last) continue;
         std::vector<noriwal::record> records;
         for (const auto& b : batch) records.push_back(copy_of(b));
-        const auto ps = co_await replica.async_append_batch(records, asio::use_awaitable);
+        const auto ps = co_await replica.async_append_batch(records);
         recipe::check(ps.front().lsn == batch.front().lsn(), "the replica's batch LSNs are the leader's");
         batch.clear();
     }
-    co_await replica.async_close(asio::use_awaitable);  // syncs what was copied
+    co_await replica.async_close();  // syncs what was copied
 }
 
 void run_follower(asio::io_context& ioc, const noriwal::wal& leader, const std::filesystem::path& replica_dir,
@@ -117,12 +117,13 @@ void produce(noriwal::wal leader, std::future<void> second_session_subscribed) {
             const std::string k1 = "batch:" + std::to_string(next), k2 = k1 + ".b", k3 = k1 + ".c";
             std::vector<noriwal::record> batch{noriwal::record::put(k1, value_for(next)),
                                                noriwal::record::put(k2, value_for(next + 1)),
-                                               noriwal::record::erase(k3)};
+                                               noriwal::record::put_tombstone(k3)};
             next = leader.append_batch(batch).back().lsn + 1;
             continue;
         }
         const std::string key = "key:" + std::to_string(next % 100);
-        auto r = next % 11 == 0 ? noriwal::record::erase(key) : noriwal::record::put(key, value_for(next));
+        auto r =
+            next % 11 == 0 ? noriwal::record::put_tombstone(key) : noriwal::record::put(key, value_for(next));
         if (next % 10 == 0) r.with_compression(noriwal::compression::lz4);
         next = leader.append(r).lsn + 1;
     }

@@ -34,7 +34,7 @@ public:
         return {kind::batch, window};
     }
     /// Appends complete once written to the OS; fdatasync only on async_sync, rotation of a
-    /// durable append (durability::sync) and close.
+    /// durable append (durability::always()) and close.
     static constexpr fsync_policy os() noexcept { return {kind::os, {}}; }
 
     /// Which policy this is.

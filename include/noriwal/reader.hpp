@@ -40,8 +40,8 @@
 #include <noriwal/position.hpp>
 #include <noriwal/record.hpp>
 
-#include <boost/asio/any_completion_executor.hpp>
-#include <boost/asio/any_completion_handler.hpp>
+#include <noriwal/detail/default_token.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
@@ -52,15 +52,19 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 
 namespace noriwal {
 
 class file_system;
 class entry;
+template <class Executor>
+class basic_reader;
 
 namespace detail {
 class reader_core;
 struct entry_access;
+struct reader_access;
 }  // namespace detail
 
 /// Which records a reader of a wal sees.
@@ -94,7 +98,7 @@ public:
     bytes_view key() const noexcept { return key_; }
     /// The value, uncompressed; a view valid as long as this entry (or a copy) lives.
     bytes_view value() const noexcept { return value_; }
-    /// True for a delete (record::erase).
+    /// True for a tombstone: the delete of key() (record::put_tombstone).
     bool tombstone() const noexcept { return tombstone_; }
     /// When the record expires (from its TTL), if it has one.
     std::optional<std::chrono::sys_time<std::chrono::nanoseconds>> expiry() const noexcept {
@@ -151,6 +155,13 @@ class reader {
 public:
     /// The default executor of async_next's handler (and of a directory reader's poll timer).
     using executor_type = boost::asio::any_io_executor;
+
+    /// The same reader with handlers that default to another executor type (Asio's
+    /// convention, used by asio::use_awaitable_t<>::as_default_on): basic_reader<E>.
+    template <class Executor>
+    struct rebind_executor {
+        using other = basic_reader<Executor>;
+    };
 
     /// An empty reader: every operation fails with errc::closed.
     reader() noexcept;
@@ -235,8 +246,11 @@ public:
     /// operation_aborted; the reader stays where it was.
     /// Durability: a reader with visibility::durable only completes with records that are
     /// fdatasync'd.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry)) CompletionToken>
-    auto async_next(CompletionToken&& token);
+    /// Without a token: the executor's default completion token (asio::deferred for
+    /// any_io_executor; see wal.hpp).
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_next(CompletionToken&& token = CompletionToken());
 
     /// Cancels an outstanding async_next (no effect if there is none).
     void cancel();
@@ -254,24 +268,54 @@ public:
     /// False for an empty (default-constructed or moved-from) reader.
     bool is_open() const noexcept { return core_ != nullptr; }
 
-    /// For wal::make_reader and open_directory.
+private:
+    friend struct detail::reader_access;
+    template <class Executor>
+    friend class basic_reader;
     explicit reader(std::shared_ptr<detail::reader_core> core) noexcept;
 
-private:
     std::shared_ptr<detail::reader_core> core_;
 };
 
-namespace detail {
+/// A reader whose async_next handlers default to `Executor` (and whose completion token
+/// defaults to the one Executor names), as basic_wal is a wal. Made from a reader
+/// (`basic_reader<E> r2(std::move(r))`, taking it over) or by
+/// asio::use_awaitable_t<>::as_default_on(std::move(r)) and its kin; everything but async_next
+/// and the executor is inherited from reader.
+template <class Executor>
+class basic_reader : public reader {
+public:
+    /// The default executor of async_next's handlers.
+    using executor_type = Executor;
 
-using next_handler = boost::asio::any_completion_handler<void(boost::system::error_code, entry)>;
+    /// The same reader with handlers that default to another executor type.
+    template <class OtherExecutor>
+    struct rebind_executor {
+        using other = basic_reader<OtherExecutor>;
+    };
 
-/// The compiled body of async_next. `core` may be null (an empty reader): errc::closed.
-/// `at_once`: the handler's executor, never running a function inline (impl/reader.hpp), or
-/// empty.
-void start_next(const std::shared_ptr<reader_core>& core, next_handler h,
-                boost::asio::any_completion_executor at_once);
+    /// An empty reader (a default-constructed executor).
+    basic_reader() = default;
+    /// Takes `r` over; handlers default to Executor(r.get_executor()).
+    explicit basic_reader(reader&& r) requires std::is_constructible_v<Executor, const reader::executor_type&>
+        : reader(std::move(r)), ex_(reader::get_executor()) {}
+    /// Takes `other` over; handlers default to Executor(other.get_executor()).
+    template <class OtherExecutor>
+    requires std::is_constructible_v<Executor, const OtherExecutor&>
+    explicit basic_reader(basic_reader<OtherExecutor>&& other)
+        : reader(std::move(other)), ex_(other.get_executor()) {}
 
-}  // namespace detail
+    /// The default executor of async_next's handlers.
+    executor_type get_executor() const noexcept { return ex_; }
+
+    /// reader::async_next.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_next(CompletionToken&& token = CompletionToken());
+
+private:
+    executor_type ex_{};
+};
 
 }  // namespace noriwal
 

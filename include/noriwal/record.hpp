@@ -16,18 +16,49 @@ namespace noriwal {
 /// Compression of a record's value. A value that does not shrink is stored raw.
 enum class compression : std::uint8_t { none = 0, lz4 = 1, zstd = 2 };
 
-/// Per-append durability override.
-enum class durability : std::uint8_t {
-    policy,  ///< as the wal's fsync_policy says
-    sync,    ///< fdatasync before the append completes, whatever the policy
+/// Per-append durability override, spelled as fsync_policy is: `durability::always()` asks
+/// for what fsync_policy::always() gives every append, for this one append.
+/// A small value type: compare with ==, copy freely.
+class durability {
+public:
+    /// Which override this is.
+    enum class kind : std::uint8_t {
+        as_configured,  ///< as the wal's fsync_policy says
+        always,         ///< fdatasync before the append completes, whatever the policy
+    };
+
+    /// The append is made durable as the wal's fsync_policy says (the default).
+    static constexpr durability as_configured() noexcept { return durability(kind::as_configured); }
+    /// The append completes only after an fdatasync that covers it, whatever the policy (as
+    /// under fsync_policy::always()).
+    static constexpr durability always() noexcept { return durability(kind::always); }
+
+    /// Deprecated spelling of as_configured() (kept for one release; removed in 0.2).
+    [[deprecated("use durability::as_configured()")]] static const durability policy;
+    /// Deprecated spelling of always() (kept for one release; removed in 0.2).
+    [[deprecated("use durability::always()")]] static const durability sync;
+
+    /// Which override this is.
+    constexpr kind value() const noexcept { return kind_; }
+    friend constexpr bool operator==(const durability&, const durability&) = default;
+
+    /// As configured: `durability d{};` is durability::as_configured().
+    constexpr durability() noexcept = default;
+
+private:
+    constexpr explicit durability(kind k) noexcept : kind_(k) {}
+    kind kind_ = kind::as_configured;
 };
 
+inline constexpr durability durability::policy = durability::as_configured();
+inline constexpr durability durability::sync = durability::always();
+
 /// One record to append: a view of its key and value plus its flags. Build it with put() or
-/// erase() and the with_ functions; it must outlive only the initiation of the append.
+/// put_tombstone() and the with_ functions; it must outlive only the initiation of the append.
 struct record {
     /// Arbitrary bytes, empty allowed (the key index, if enabled, indexes records by it).
     bytes_view key;
-    /// Arbitrary bytes, empty allowed (erase() leaves it empty).
+    /// Arbitrary bytes, empty allowed (put_tombstone() leaves it empty).
     bytes_view value;
     /// A delete of `key`: readers see entry::tombstone(), and the key index's keys() and
     /// latest() leave the key out from this record on.
@@ -38,26 +69,27 @@ struct record {
     /// Compression for this record; unset means the wal_config default.
     std::optional<compression> compress;
 
-    /// A put of `value` under `key` (views: no copy).
+    /// A put of `value` under `key` (views: no copy). Each may be any contiguous byte range
+    /// (std::string, std::string_view, std::vector<char | unsigned char | std::byte>,
+    /// std::span<const std::byte>, an array, a string literal: see bytes_view).
     static record put(bytes_view key, bytes_view value) noexcept {
         record r;
         r.key = key;
         r.value = value;
         return r;
     }
-    /// A put of the characters of `value` under those of `key` (views: no copy).
-    static record put(std::string_view key, std::string_view value) noexcept {
-        return put(as_bytes(key), as_bytes(value));
-    }
-    /// A delete (tombstone) of key. Its value is empty.
-    static record erase(bytes_view key) noexcept {
+    /// A tombstone: the delete of `key` (a view: no copy). Its value is empty; readers see
+    /// entry::tombstone().
+    static record put_tombstone(bytes_view key) noexcept {
         record r;
         r.key = key;
         r.tombstone = true;
         return r;
     }
-    /// A delete (tombstone) of the characters of `key`.
-    static record erase(std::string_view key) noexcept { return erase(as_bytes(key)); }
+    /// Deprecated spelling of put_tombstone() (kept for one release; removed in 0.2).
+    [[deprecated("use record::put_tombstone(key)")]] static record erase(bytes_view key) noexcept {
+        return put_tombstone(key);
+    }
 
     /// Sets the time to live (see `ttl`); returns *this for chaining.
     record& with_ttl(std::chrono::nanoseconds t) noexcept {

@@ -1,14 +1,30 @@
 // noriwal::wal — the write-ahead log, asynchronous on Boost.Asio.
 //
 // Every asynchronous function takes any completion token: a callback, asio::use_future,
-// asio::use_awaitable (co_await), asio::deferred, asio::as_tuple(...), or your own. The rules
-// they share, stated once here and repeated briefly on each function:
+// asio::use_awaitable (co_await), asio::deferred, asio::as_tuple(...), or your own. Without
+// one it uses the default completion token of the handle's executor type, as Asio's I/O
+// objects do: the executor's default_completion_token_type when it names one (a wal adapted
+// with asio::use_awaitable_t<>::as_default_on(log) or asio::as_tuple_t<...>::as_default_on),
+// else asio::deferred, so that `co_await log.async_append(r)` works in any coroutine and
+// `log.async_append(r)(handler)` launches it. basic_wal<Executor> is a wal whose handlers
+// default to another executor type (rebind_executor gives one). The rules they share, stated
+// once here and repeated briefly on each function:
 //
 // - The handler is never invoked from inside the initiating function. It runs on its
 //   associated executor (asio::get_associated_executor), which defaults to the wal's
 //   executor: the one given to open, or, if none was, the wal's own writer thread. The wal
 //   keeps outstanding work on that executor until the handler has run, so an io_context's
 //   run() does not return while an operation of the wal is pending.
+// - Order: the handlers of appends that succeed and wait for the same event (the write to
+//   the OS, or an fdatasync) are handed to their executors in LSN order. Handlers that share
+//   an executor running functions in the order they are submitted (an io_context run by one
+//   thread, a strand) therefore run in LSN order, among appends that wait for the same
+//   event: under fsync_policy::always every append waits for an fdatasync; under batch and os
+//   an append waits for its write, except one with durability::always(), which waits for an
+//   fdatasync and so may complete after appends with higher LSNs. Handlers on other
+//   executors, or on a pool of threads, run in no particular order; an append that fails
+//   before it gets an LSN (record_too_large, closed, cancelled) completes in no particular
+//   order.
 // - Thread safety: a wal is a handle; copies share one log. Every member function may be
 //   called from any thread, concurrently. Operations are processed in the order their
 //   initiating functions returned (for lazy tokens: the order they were launched).
@@ -29,10 +45,12 @@
 // Durability (doc/durability.md has the full contract): under fsync_policy::always an append
 // completes after an fdatasync covering it; under batch(w) and os it completes once the
 // record was handed to the OS (it survives a crash of the process), and batch syncs it within
-// w. durability::sync forces an fdatasync before that append completes, whatever the policy.
+// w. durability::always() forces an fdatasync before that append completes, whatever the
+// policy.
 #pragma once
 
 #include <noriwal/config.hpp>
+#include <noriwal/detail/default_token.hpp>
 #include <noriwal/error.hpp>
 #include <noriwal/position.hpp>
 #include <noriwal/reader.hpp>
@@ -40,7 +58,6 @@
 #include <noriwal/recovery_info.hpp>
 #include <noriwal/stats.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
@@ -51,11 +68,15 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace noriwal {
 
 class wal;
+template <class Executor>
+class basic_wal;
 
 namespace detail {
 class wal_core;
@@ -68,6 +89,14 @@ class wal {
 public:
     /// The default executor of completion handlers.
     using executor_type = boost::asio::any_io_executor;
+
+    /// The same log with handlers that default to another executor type (Asio's convention,
+    /// used by asio::use_awaitable_t<>::as_default_on): `rebind_executor<E>::other` is
+    /// basic_wal<E>, constructible from a wal.
+    template <class Executor>
+    struct rebind_executor {
+        using other = basic_wal<Executor>;
+    };
 
     /// What open returns: the log and what recovery found.
     struct opened;
@@ -93,8 +122,12 @@ public:
 
     /// Opens (creating if needed) the log in cfg.dir and recovers it.
     ///
-    /// Completion signature: `void(boost::system::error_code, wal, recovery_info)`.
-    /// Recovery runs on the new wal's writer thread, never on `ex`. Errors:
+    /// Completion signature: `void(boost::system::error_code, wal, recovery_info)`: the same
+    /// pair that open returns as `opened{log, recovery}` (a coroutine's
+    /// `co_await wal::async_open(ex, cfg)` gives a std::tuple<wal, recovery_info>, which
+    /// converts to wal::opened).
+    /// Recovery runs on the new wal's spare thread (one of its own), never on `ex` nor on the
+    /// io_executor. Errors:
     /// errc::invalid_config (validate(cfg) names the field), errc::locked (another wal owns
     /// the directory), errc::corrupted (damage the recovery mode does not repair),
     /// errc::unsupported_version, or a system error; the wal is then empty, and the
@@ -109,8 +142,8 @@ public:
     /// handler runs (read-write open); the log then holds a contiguous prefix of LSNs.
     /// doc/durability.md says which records a crash or power loss can have taken.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, wal, recovery_info))
-                  CompletionToken>
-    static auto async_open(executor_type ex, wal_config cfg, CompletionToken&& token);
+                  CompletionToken = detail::default_token_t<executor_type>>
+    static auto async_open(executor_type ex, wal_config cfg, CompletionToken&& token = CompletionToken());
 
     /// Blocking open on the calling thread. Handlers of the wal's operations then run on `ex`
     /// unless they have an executor of their own. Throws std::system_error whose what() has
@@ -139,13 +172,15 @@ public:
     /// Cancellation (terminal, partial, total): an append still queued when cancelled
     /// completes with operation_aborted and writes nothing (it gets no LSN). Once its group is
     /// being written, cancelling has no effect: it completes as if not cancelled.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
-    auto async_append(const record& r, CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append(const record& r, CompletionToken&& token = CompletionToken());
 
-    /// Appends one record; durability::sync makes it complete only after an fdatasync that
+    /// Appends one record; durability::always() makes it complete only after an fdatasync that
     /// covers it, whatever the policy. Otherwise as async_append(r, token).
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
-    auto async_append(const record& r, durability d, CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append(const record& r, durability d, CompletionToken&& token = CompletionToken());
 
     /// Appends records atomically: after a crash recovery returns all of them or none. They
     /// get consecutive LSNs and are written into one segment.
@@ -156,13 +191,14 @@ public:
     /// Durability, executor, lifetime (of the span and the bytes it views) and cancellation as
     /// async_append.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
-                  CompletionToken>
-    auto async_append_batch(std::span<const record> records, CompletionToken&& token);
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append_batch(std::span<const record> records, CompletionToken&& token = CompletionToken());
 
     /// async_append_batch with a durability override.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
-                  CompletionToken>
-    auto async_append_batch(std::span<const record> records, durability d, CompletionToken&& token);
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append_batch(std::span<const record> records, durability d,
+                            CompletionToken&& token = CompletionToken());
 
     // ------------------------------------------------------------------ durability
 
@@ -173,8 +209,9 @@ public:
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported (it completes as soon as the appends before it are written).
     /// Durability: none beyond the policy's; use async_sync for power-loss durability.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
-    auto async_flush(CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_flush(CompletionToken&& token = CompletionToken());
 
     /// Completes when every append initiated before it is durable (fdatasync'd), whatever the
     /// policy. Shares the fdatasync with concurrent appends and syncs (group commit).
@@ -185,8 +222,9 @@ public:
     /// errc::truncated when a concurrent truncate_after overtakes it (up to its LSN is then durable).
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
-    auto async_sync(CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_sync(CompletionToken&& token = CompletionToken());
 
     /// Closes the log: appends initiated before it are written and synced, then the files
     /// and the directory lock are released. Every operation initiated afterwards completes
@@ -195,8 +233,9 @@ public:
     /// Completion signature: `void(boost::system::error_code)`: an error if the final sync failed (the
     /// appends it covered completed with that error too). Executor: the handler's associated
     /// executor, by default the wal's. Cancellation: not supported.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
-    auto async_close(CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_close(CompletionToken&& token = CompletionToken());
 
     // ------------------------------------------------------------------ management
 
@@ -212,8 +251,9 @@ public:
     /// now poisoned).
     /// Executor: the handler's associated executor, by default the wal's.
     /// Cancellation: not supported.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t)) CompletionToken>
-    auto async_delete_segments_before(position p, CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_delete_segments_before(position p, CompletionToken&& token = CompletionToken());
 
     /// Removes every record with an LSN above `lsn`, crash-safely; afterwards everything up
     /// to `lsn` is durable and the next append gets lsn + 1. Waits for an fdatasync in flight
@@ -231,8 +271,9 @@ public:
     /// Executor: the handler's associated executor, by default the wal's. Cancellation: not
     /// supported. Durability: when it completes, the removal and every record up to `lsn`
     /// are durable.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
-    auto async_truncate_after(lsn_t lsn, CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_truncate_after(lsn_t lsn, CompletionToken&& token = CompletionToken());
 
     /// Replaces the whole log by an empty one whose next append gets `next_lsn`, crash-safely:
     /// what a raft log needs when an installed snapshot replaces every entry. `next_lsn` may be
@@ -247,17 +288,19 @@ public:
     /// recovers a prefix of the old log, or the empty new one).
     /// Executor: the handler's associated executor, by default the wal's. Cancellation: not
     /// supported. Durability: when it completes, the empty log and its next LSN are durable.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
-    auto async_reset_to(lsn_t next_lsn, CompletionToken&& token);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_reset_to(lsn_t next_lsn, CompletionToken&& token = CompletionToken());
 
     // ------------------------------------------------------------------ blocking conveniences
     // Each waits for the asynchronous operation of the same name and throws std::system_error
     // on error. Same rules; never call them from a handler running on the wal's threads.
 
     /// async_append: returns the record's position once the policy (or `d`) is satisfied.
-    position append(const record& r, durability d = durability::policy);
+    position append(const record& r, durability d = durability::as_configured());
     /// async_append_batch: returns the records' positions (atomic: all or none after a crash).
-    std::vector<position> append_batch(std::span<const record> records, durability d = durability::policy);
+    std::vector<position> append_batch(std::span<const record> records,
+                                       durability d = durability::as_configured());
     /// async_flush: returns when every append initiated before it is written to the OS.
     void flush();
     /// async_sync: returns when every append initiated before it is fdatasync'd.
@@ -290,10 +333,8 @@ public:
     /// With wal_config::index_keys: where the records of `key` are, oldest first (tombstones
     /// included). Read them with a reader's read_at.
     std::vector<position> records_for(bytes_view key) const;
-    std::vector<position> records_for(std::string_view key) const { return records_for(as_bytes(key)); }
     /// With wal_config::index_keys: the newest record of `key`, unless it is a tombstone.
     std::optional<position> latest(bytes_view key) const;
-    std::optional<position> latest(std::string_view key) const { return latest(as_bytes(key)); }
 
     // ------------------------------------------------------------------ observation (any thread)
 
@@ -330,50 +371,107 @@ public:
 
 private:
     friend class detail::wal_core;
+    template <class Executor>
+    friend class basic_wal;
     explicit wal(std::shared_ptr<detail::wal_core> core) noexcept : core_(std::move(core)) {}
     static opened open_on(executor_type ex, wal_config cfg, std::error_code& ec, std::string* why);
 
     std::shared_ptr<detail::wal_core> core_;
 };
 
+/// The result of an open: the log and what recovery found. async_open completes with the same
+/// two values, `(wal, recovery_info)`; both destructure alike (`auto [log, recovery] = ...`),
+/// and the tuple a coroutine gets from async_open converts to an opened.
 struct wal::opened {
     /// The open log (empty when open reported an error through `ec`).
     wal log;
     /// What recovery found and cut.
     recovery_info recovery;
+
+    opened() = default;
+    opened(wal l, recovery_info r) : log(std::move(l)), recovery(std::move(r)) {}
+    /// What `co_await wal::async_open(ex, cfg)` gives.
+    opened(std::tuple<wal, recovery_info> t)
+        : log(std::move(std::get<0>(t))), recovery(std::move(std::get<1>(t))) {}
 };
 
-namespace detail {
+/// A wal whose handlers default to `Executor` (and whose completion token defaults to the
+/// one Executor names), as Asio's basic_socket<Protocol, Executor> is a socket on Executor.
+/// It is made from a wal (`basic_wal<E> log2(log)`, sharing its log) or by
+/// asio::use_awaitable_t<>::as_default_on(log) and its kin, and converts back to a wal (the
+/// same log, with the wal's own default executor). Everything but the executor is as wal:
+/// the asynchronous functions below are wal's, with the handler's default executor and the
+/// default token taken from Executor; the rest is inherited.
+template <class Executor>
+class basic_wal : public wal {
+public:
+    /// The default executor of completion handlers.
+    using executor_type = Executor;
 
-// The type-erased handlers the compiled core completes (one per completion signature).
-using append_handler = boost::asio::any_completion_handler<void(boost::system::error_code, position)>;
-using batch_handler =
-    boost::asio::any_completion_handler<void(boost::system::error_code, std::vector<position>)>;
-using done_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
-using count_handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::uint64_t)>;
-using open_handler = boost::asio::any_completion_handler<void(boost::system::error_code, wal, recovery_info)>;
+    /// The same log with handlers that default to another executor type.
+    template <class OtherExecutor>
+    struct rebind_executor {
+        using other = basic_wal<OtherExecutor>;
+    };
 
-// Entry points of the compiled core (lib/wal/). `core` may be null (an empty wal): the
-// handler then completes with errc::closed.
-void start_open(wal::executor_type ex, wal_config cfg, open_handler h);
-// The appends also take the handler's associated executor, already tracked (see
-// handler_work in impl/wal.hpp): found before the handler is type-erased, it costs no
-// allocation for Asio's usual executors.
-void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
-                  boost::asio::any_completion_executor work);
-void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const record> records, durability d,
-                        batch_handler h, boost::asio::any_completion_executor work);
-/// The default executor of a wal's handlers (the one given to open, else the io_executor, else
-/// the writer's); empty for a null core.
-wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) noexcept;
-void start_flush(const std::shared_ptr<wal_core>& core, done_handler h);
-void start_sync(const std::shared_ptr<wal_core>& core, done_handler h);
-void start_close(const std::shared_ptr<wal_core>& core, done_handler h);
-void start_delete_segments_before(const std::shared_ptr<wal_core>& core, position p, count_handler h);
-void start_truncate_after(const std::shared_ptr<wal_core>& core, lsn_t lsn, done_handler h);
-void start_reset_to(const std::shared_ptr<wal_core>& core, lsn_t next_lsn, done_handler h);
+    /// An empty wal (a default-constructed executor).
+    basic_wal() = default;
+    /// Another handle to `log`'s log; handlers default to Executor(log.get_executor()).
+    explicit basic_wal(wal log) requires std::is_constructible_v<Executor, const wal::executor_type&>
+        : wal(std::move(log)), ex_(wal::get_executor()) {}
+    /// Another handle to `other`'s log; handlers default to Executor(other.get_executor()).
+    template <class OtherExecutor>
+    requires std::is_constructible_v<Executor, const OtherExecutor&>
+    explicit basic_wal(const basic_wal<OtherExecutor>& other) : wal(other), ex_(other.get_executor()) {}
 
-}  // namespace detail
+    /// The default executor of completion handlers.
+    executor_type get_executor() const noexcept { return ex_; }
+
+    /// wal::async_append.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append(const record& r, CompletionToken&& token = CompletionToken());
+    /// wal::async_append with a durability override.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append(const record& r, durability d, CompletionToken&& token = CompletionToken());
+    /// wal::async_append_batch.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append_batch(std::span<const record> records, CompletionToken&& token = CompletionToken());
+    /// wal::async_append_batch with a durability override.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_append_batch(std::span<const record> records, durability d,
+                            CompletionToken&& token = CompletionToken());
+    /// wal::async_flush.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_flush(CompletionToken&& token = CompletionToken());
+    /// wal::async_sync.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_sync(CompletionToken&& token = CompletionToken());
+    /// wal::async_close.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_close(CompletionToken&& token = CompletionToken());
+    /// wal::async_delete_segments_before.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_delete_segments_before(position p, CompletionToken&& token = CompletionToken());
+    /// wal::async_truncate_after.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_truncate_after(lsn_t lsn, CompletionToken&& token = CompletionToken());
+    /// wal::async_reset_to.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                  CompletionToken = detail::default_token_t<executor_type>>
+    auto async_reset_to(lsn_t next_lsn, CompletionToken&& token = CompletionToken());
+
+private:
+    executor_type ex_{};
+};
 
 }  // namespace noriwal
 

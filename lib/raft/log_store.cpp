@@ -760,7 +760,7 @@ int append_now(store_core& c, raft_term term, unsigned short type, const raft_bu
     r.key = key;
     r.value = bytes_view(static_cast<const std::byte*>(buf.base), buf.len);
     try {
-        const position p = c.log.append(r, durability::sync);
+        const position p = c.log.append(r, durability::always());
         if (p.lsn != c.next_index) {
             errmsg = "the log gave index " + std::to_string(p.lsn) + " where " +
                      std::to_string(c.next_index) + " was expected";

@@ -29,7 +29,8 @@ const detail::segment_registry& index_of(const std::shared_ptr<detail::wal_core>
 
 reader wal::make_reader(reader_options opts) const {
     const auto& reg = registry_of(core_);
-    return reader(std::make_shared<detail::reader_core>(reg, std::move(opts), core_->get_executor()));
+    return detail::reader_access::make(
+        std::make_shared<detail::reader_core>(reg, std::move(opts), core_->get_executor()));
 }
 
 reader wal::read_from(const position& p, reader_options opts) const {

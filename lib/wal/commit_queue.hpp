@@ -3,7 +3,7 @@
 //
 // The writer strand drives it. The strand writes groups of appends and tells the queue the new
 // written watermark; appends that must be durable before they complete (fsync_policy::always,
-// durability::sync, async_sync) wait here for an LSN. At most one fdatasync round is in flight;
+// durability::always(), async_sync) wait here for an LSN. At most one fdatasync round is in flight;
 // it covers everything written when it started. When it returns, every waiter at or below what
 // it covered completes, and the next round (if anything is still waited for) covers everything
 // written meanwhile: that is group commit.

@@ -27,7 +27,7 @@ struct append_op final : request {
     encoded_record encoded;
     encoded_record* encoded_ptr = &encoded;
     position pos;
-    durability dur = durability::policy;
+    durability dur = durability::as_configured();
     steady::time_point started;
     bool cancellable = false;  // a cancellation handler sits in the handler's slot
     append_handler handler;
@@ -45,7 +45,7 @@ struct batch_op final : request {
     std::vector<encoded_record> encoded;
     std::vector<encoded_record*> encoded_ptrs;
     std::vector<position> positions;
-    durability dur = durability::policy;
+    durability dur = durability::as_configured();
     steady::time_point started;
     bool cancellable = false;
     batch_handler handler;

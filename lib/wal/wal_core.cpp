@@ -622,7 +622,7 @@ void wal_core::write_appends() {
             finish(r);
             continue;
         }
-        if (!always && !hold && durability_of(r) != durability::sync) {
+        if (!always && !hold && durability_of(r) != durability::always()) {
             finish(r);  // batch and os: complete once written
             continue;
         }

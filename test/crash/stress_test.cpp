@@ -1,4 +1,4 @@
-// Concurrency stress: many threads appending (singles, atomic batches, durability::sync), with
+// Concurrency stress: many threads appending (singles, atomic batches, durability::always()), with
 // GC and truncation running at the same time, rotation every few records and readers tailing
 // the log, checked against a model of what every appender was told (crash/wal_model.hpp): on
 // the simulated disk with crash points sampled while it runs and a power cut at the end, and
@@ -306,7 +306,7 @@ std::pair<std::size_t, std::size_t> storm(wal_workload& w, std::size_t appenders
         threads.emplace_back([&, i] {
             const auto ec =
                 w.append_stream("s" + std::to_string(i), per_appender, 1 + i % 4, i % 3 == 0 ? 0 : 5,
-                                i == 1 ? durability::sync : durability::policy);
+                                i == 1 ? durability::always() : durability::as_configured());
             // Truncation completes appends above its LSN that wait for durability with errc::truncated.
             BOOST_TEST((!ec || ec == errc::truncated), "appender " << i << ": " << ec.message());
             --running;

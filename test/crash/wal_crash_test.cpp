@@ -1,5 +1,5 @@
 // Power cuts under the public asynchronous wal: several threads appending at once (group
-// commit under fsync_policy::always), the batch timer, durability::sync overrides, async_sync,
+// commit under fsync_policy::always), the batch timer, durability::always() overrides, async_sync,
 // GC and truncation, with the wal's own writer, sync and spare threads doing the disk work.
 // Crash points are a seeded sample of the disk operations those threads perform; every
 // power-cut state of each is recovered and checked against a model of what the appenders were
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(batch_policy_and_its_timer) {
     report("wal batch(2ms)", ex, w);
 }
 
-// fsync_policy::os with durability::sync on one stream, async_sync, GC while appending, then
+// fsync_policy::os with durability::always() on one stream, async_sync, GC while appending, then
 // a truncation in a quiet moment, with recycled segments.
 BOOST_AUTO_TEST_CASE(os_policy_sync_overrides_gc_and_truncation) {
     auto cfg = small_segments(fsync_policy::os());
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(os_policy_sync_overrides_gc_and_truncation) {
             return;
         }
         const auto ec = w.append_stream("o" + std::to_string(i), 80, 2, 5,
-                                        i == 0 ? durability::sync : durability::policy);
+                                        i == 0 ? durability::always() : durability::as_configured());
         BOOST_TEST(!ec, ec.message());
     });
     // A quiet moment: truncate after a single record, append again.

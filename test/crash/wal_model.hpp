@@ -55,7 +55,7 @@ public:
     void allow_stream(const std::string& stream, std::uint64_t count, std::size_t max_value);
 
     /// A successful completion: `c` is at `lsn`; `durable` when the completion promises it
-    /// (fsync_policy::always, durability::sync).
+    /// (fsync_policy::always, durability::always()).
     void acked(const record_content& c, lsn_t lsn, bool durable);
     /// An async_sync about to be initiated; sync_done(ticket) when it completed without error:
     /// everything acknowledged before it started is then durable.

@@ -79,7 +79,7 @@ void wal_workload::crash_point(const std::string& where) {
 
 std::error_code wal_workload::append_stream(const std::string& stream, std::size_t count, std::size_t burst,
                                             std::size_t batch_every, durability d) {
-    const bool durable = d == durability::sync || cfg_.fsync.policy() == fsync_policy::kind::always;
+    const bool durable = d == durability::always() || cfg_.fsync.policy() == fsync_policy::kind::always;
     std::size_t done = 0;
     std::size_t op = 0;
     std::error_code first;

@@ -38,7 +38,7 @@ public:
     /// an atomic batch of 2 to 4 records (0: none), with durability `d`. Stops at the first
     /// error and returns it.
     std::error_code append_stream(const std::string& stream, std::size_t count, std::size_t burst,
-                                  std::size_t batch_every, durability d = durability::policy);
+                                  std::size_t batch_every, durability d = durability::as_configured());
     std::error_code sync();
     std::error_code delete_before(lsn_t lsn, std::uint64_t* deleted = nullptr);
     std::error_code truncate_after(lsn_t lsn);

@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(empty_key_and_empty_value_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(tombstone_round_trips) {
-    const auto b = frame(record::erase("user:42"));
+    const auto b = frame(record::put_tombstone("user:42"));
     nd::record_view rv;
     BOOST_TEST_REQUIRE(decode(b, rv) == decode_status::ok);
     BOOST_TEST(rv.tombstone());
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(ttl_is_stored_as_absolute_expiry) {
     BOOST_TEST(noriwal::as_string(rv.key) == "k");
     BOOST_TEST(noriwal::as_string(rv.stored_value) == "v");
 
-    auto t = record::erase("gone");
+    auto t = record::put_tombstone("gone");
     t.with_ttl(1ns);
     b = frame(t);
     BOOST_TEST_REQUIRE(decode(b, rv) == decode_status::ok);
@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(encoding_reuses_the_buffer) {
     const auto* data = e.bytes.data();
     const auto capacity = e.bytes.capacity();
     // Smaller records of every kind after a bigger one: same buffer, no trace of the old bytes.
-    const record smaller[] = {record::put("key", "value"), record::erase("key"), record::put("", ""),
+    const record smaller[] = {record::put("key", "value"), record::put_tombstone("key"), record::put("", ""),
                               record::put("k", "v").with_ttl(1s),
                               record::put(noriwal::as_bytes("z"), big).with_compression(compression::zstd)};
     for (const record& r : smaller) {
@@ -355,7 +355,7 @@ BOOST_AUTO_TEST_CASE(every_single_bit_flip_is_detected) {
     const auto text = compressible(300);  // records are views: the value must outlive them
     const record records[] = {
         record::put("user:42", "alice@example.com"),
-        record::erase("user:42").with_ttl(60s),
+        record::put_tombstone("user:42").with_ttl(60s),
         record::put(noriwal::as_bytes("c"), text).with_compression(compression::lz4),
         record::put(noriwal::as_bytes("z"), text).with_compression(compression::zstd).with_ttl(1s),
         record::put("", ""),

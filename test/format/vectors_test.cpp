@@ -168,7 +168,8 @@ BOOST_AUTO_TEST_CASE(put_record) {
 
 BOOST_AUTO_TEST_CASE(tombstone_with_expiry_first_of_a_batch) {
     const auto& doc = vector_named("record-tombstone");
-    BOOST_TEST(hex(framed(record::erase("user:42").with_ttl(60s), 2, nd::record_type::first, 1)) == hex(doc));
+    BOOST_TEST(hex(framed(record::put_tombstone("user:42").with_ttl(60s), 2, nd::record_type::first, 1)) ==
+               hex(doc));
     const auto rv = decoded(doc);
     BOOST_TEST(rv.lsn == 2u);
     BOOST_TEST(rv.type == nd::record_type::first);

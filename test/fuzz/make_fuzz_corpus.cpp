@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
     {  // atomic batches and compressed values, tombstones, TTLs
         const auto dir = fresh();
         log_writer w(config(dir, preallocation::zero_fill));
-        w.append({record::put("a", "1"), record::put("b", "2"), record::erase(std::string_view("c"))}, true);
+        w.append({record::put("a", "1"), record::put("b", "2"), record::put_tombstone(std::string_view("c"))},
+                 true);
         w.put(700, true);
         w.put(1200, true);
         record r = record::put("ttl", "expires");

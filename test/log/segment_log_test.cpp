@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(every_record_kind_round_trips_through_reopen) {
         const std::string big(3000, 'z');  // compresses
         w.put("plain", "value");
         w.put("", "");  // empty key and value
-        w.append({record::erase("gone")}, false);
+        w.append({record::put_tombstone("gone")}, false);
         w.append({record::put("ttl", "soon").with_ttl(1h)}, false);
         w.append({record::put("lz4", big).with_compression(compression::lz4)}, false);
         w.append({record::put("zstd", big).with_compression(compression::zstd)}, false);

@@ -112,7 +112,8 @@ public:
     reader make_reader(
         reader_options opts = {},
         boost::asio::any_io_executor ex = boost::asio::any_io_executor(boost::asio::system_executor())) {
-        return reader(std::make_shared<detail::reader_core>(registry_, std::move(opts), std::move(ex)));
+        return detail::reader_access::make(
+            std::make_shared<detail::reader_core>(registry_, std::move(opts), std::move(ex)));
     }
 
     detail::segment_log& log() { return *log_; }

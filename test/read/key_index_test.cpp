@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(index_matches_a_model_under_random_operations) {
             ++appended;
         } else if (op < 80) {
             const std::string k = key_name(pick(key_space));
-            const position p = log.append(record::erase(k));
+            const position p = log.append(record::put_tombstone(k));
             BOOST_TEST_REQUIRE(p.lsn == next);
             model[next++] = {k, true, ""};
         } else if (op < 88) {

@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(durable_reader_sees_only_synced_records) {
 
 BOOST_AUTO_TEST_CASE(batch_parts_are_reported) {
     engine_log log(sim_config(4096));
-    std::vector<record> batch{record::put("a", "1"), record::put("b", "2"), record::erase("c")};
+    std::vector<record> batch{record::put("a", "1"), record::put("b", "2"), record::put_tombstone("c")};
     log.append_group(batch, true);
     log.put("d", "4");
     auto r = log.make_reader();

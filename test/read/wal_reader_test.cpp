@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(key_index_through_the_wal_and_reopen) {
         w.append(record::put("a", "1"));
         w.append(record::put("b", "2"));
         w.append(record::put("a", "3"));
-        w.append(record::erase("b"));
+        w.append(record::put_tombstone("b"));
         auto keys = w.keys();
         BOOST_TEST(keys == std::vector<std::string>{"a"});
         BOOST_TEST(w.records_for("a").size() == 2u);

@@ -119,7 +119,7 @@ std::string read_log(file_system& fs, const std::filesystem::path& dir, std::vec
 // ------------------------------------------------------------------------ contents
 
 record record_content::as_record() const {
-    record r = tombstone ? record::erase(as_bytes(key)) : record::put(as_bytes(key), value);
+    record r = tombstone ? record::put_tombstone(as_bytes(key)) : record::put(as_bytes(key), value);
     if (with_ttl) r.with_ttl(std::chrono::hours(1));
     r.compress = compress;
     return r;

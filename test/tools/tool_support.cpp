@@ -76,7 +76,7 @@ wal_config test_config(const std::filesystem::path& dir) {
 
 namespace {
 record as_record(const written_record& w) {
-    record r = w.tombstone ? record::erase(w.key) : record::put(w.key, w.value);
+    record r = w.tombstone ? record::put_tombstone(w.key) : record::put(w.key, w.value);
     r.ttl = w.ttl;
     r.compress = w.compress;
     return r;

@@ -122,7 +122,8 @@ struct armed_fault {
 };
 
 /// Appends and waits, returning the error instead of throwing.
-std::pair<error_code, position> try_append(wal& w, const record& r, durability d = durability::policy) {
+std::pair<error_code, position> try_append(wal& w, const record& r,
+                                           durability d = durability::as_configured()) {
     std::promise<std::pair<error_code, position>> pr;
     auto f = pr.get_future();
     w.async_append(r, d, [&pr](error_code ec, position p) { pr.set_value({ec, p}); });
@@ -194,10 +195,10 @@ BOOST_AUTO_TEST_CASE(use_awaitable_token_in_a_coroutine) {
                 ioc.get_executor(), sim_config(disk, fsync_policy::batch(1ms)), asio::use_awaitable);
             BOOST_TEST(info.valid_records == 0u);
             auto p1 = co_await w.async_append(rec, asio::use_awaitable);
-            auto p2 = co_await w.async_append(rec, durability::sync, asio::use_awaitable);
+            auto p2 = co_await w.async_append(rec, durability::always(), asio::use_awaitable);
             BOOST_TEST(p1.lsn == 1u);
             BOOST_TEST(p2.lsn == 2u);
-            BOOST_TEST(w.durable_lsn() >= 2u);  // durability::sync
+            BOOST_TEST(w.durable_lsn() >= 2u);  // durability::always()
             std::vector<record> batch{record::put("a", "1"), record::put("b", "2")};
             auto ps = co_await w.async_append_batch(batch, asio::use_awaitable);
             BOOST_TEST_REQUIRE(ps.size() == 2u);
@@ -688,7 +689,7 @@ BOOST_AUTO_TEST_CASE(os_policy_syncs_on_request_and_per_append_override) {
     w.append(rec);
     w.flush();
     BOOST_TEST(w.written_lsn() == 2u);
-    auto forced = w.append(rec, durability::sync);
+    auto forced = w.append(rec, durability::always());
     BOOST_TEST(w.durable_lsn() >= forced.lsn);  // complete means fdatasync'd
     w.append(rec);
     w.sync();

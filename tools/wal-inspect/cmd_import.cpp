@@ -162,8 +162,8 @@ std::optional<std::chrono::nanoseconds> ttl_of(const import_record& r, std::uint
 }
 
 record view_of(const import_record& r, std::uint64_t line) {
-    record rec =
-        r.tombstone ? record::erase(bytes_view(r.key)) : record::put(bytes_view(r.key), bytes_view(r.value));
+    record rec = r.tombstone ? record::put_tombstone(bytes_view(r.key))
+                             : record::put(bytes_view(r.key), bytes_view(r.value));
     rec.ttl = ttl_of(r, line);
     rec.compress = r.compress;
     return rec;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <noriwal/detail/erased_executor.hpp>
+#include <noriwal/detail/reader_ops.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/execution/blocking.hpp>
@@ -43,18 +44,35 @@ boost::asio::any_completion_executor at_once_executor(const Handler& h) {
     }
 }
 
+/// async_next's initiation. The handler is type-erased and handed to the compiled core, which
+/// keeps its associated executor, allocator and cancellation slot.
+struct initiate_next {
+    std::shared_ptr<reader_core> core;
+    template <class Handler>
+    void operator()(Handler&& handler) const {
+        auto at_once = at_once_executor(handler);
+        start_next(core, next_handler(std::forward<Handler>(handler)), std::move(at_once));
+    }
+};
+
+inline reader reader_access::make(std::shared_ptr<reader_core> core) noexcept {
+    return reader(std::move(core));
+}
+
 }  // namespace detail
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry)) CompletionToken>
 auto reader::async_next(CompletionToken&& token) {
-    // The handler is type-erased and handed to the compiled core, which keeps its associated
-    // executor, allocator and cancellation slot.
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, entry)>(
-        [](auto handler, std::shared_ptr<detail::reader_core> core) {
-            auto at_once = detail::at_once_executor(handler);
-            detail::start_next(core, detail::next_handler(std::move(handler)), std::move(at_once));
-        },
-        token, core_);
+        detail::initiate_next{core_}, token);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, entry)) CompletionToken>
+auto basic_reader<Executor>::async_next(CompletionToken&& token) {
+    // A handler without an executor of its own is bound to Executor.
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, entry)>(
+        detail::initiate_on<Executor, detail::initiate_next>{ex_, {core_}}, token);
 }
 
 }  // namespace noriwal

@@ -1,9 +1,10 @@
-// Template bodies of noriwal/wal.hpp. Each asynchronous function only type-erases its handler
-// (boost::asio::any_completion_handler) and hands it to the compiled core, so that encoding,
-// queueing and completion are compiled once in the library, not in every user's file.
+// Template bodies of noriwal/wal.hpp (wal and basic_wal). Each asynchronous function only type-erases its
+// handler (boost::asio::any_completion_handler) and hands it to the compiled core, so that encoding, queueing
+// and completion are compiled once in the library, not in every user's file.
 #pragma once
 
 #include <noriwal/detail/erased_executor.hpp>
+#include <noriwal/detail/wal_ops.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
@@ -37,7 +38,7 @@ boost::asio::any_completion_executor handler_work(const Handler& h, const std::s
 
 struct initiate_open {
     template <class Handler>
-    void operator()(Handler&& h, wal::executor_type ex, wal_config cfg) const {
+    void operator()(Handler&& h, boost::asio::any_io_executor ex, wal_config cfg) const {
         start_open(std::move(ex), std::move(cfg), open_handler(std::forward<Handler>(h)));
     }
 };
@@ -106,7 +107,7 @@ auto wal::async_open(executor_type ex, wal_config cfg, CompletionToken&& token) 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
 auto wal::async_append(const record& r, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, position)>(
-        detail::initiate_append{core_}, token, r, durability::policy);
+        detail::initiate_append{core_}, token, r, durability::as_configured());
 }
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
@@ -120,7 +121,7 @@ template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::v
 auto wal::async_append_batch(std::span<const record> records, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken,
                                        void(boost::system::error_code, std::vector<position>)>(
-        detail::initiate_append_batch{core_}, token, records, durability::policy);
+        detail::initiate_append_batch{core_}, token, records, durability::as_configured());
 }
 
 template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
@@ -165,6 +166,86 @@ template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) Compl
 auto wal::async_reset_to(lsn_t next_lsn, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
         detail::initiate_reset_to{core_}, token, next_lsn);
+}
+
+// ------------------------------------------------------------------ basic_wal
+// The same initiations, with a handler that has no executor of its own bound to Executor.
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+auto basic_wal<Executor>::async_append(const record& r, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, position)>(
+        detail::initiate_on<Executor, detail::initiate_append>{ex_, {core_}}, token, r,
+        durability::as_configured());
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, position)) CompletionToken>
+auto basic_wal<Executor>::async_append(const record& r, durability d, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, position)>(
+        detail::initiate_on<Executor, detail::initiate_append>{ex_, {core_}}, token, r, d);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+              CompletionToken>
+auto basic_wal<Executor>::async_append_batch(std::span<const record> records, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, std::vector<position>)>(
+        detail::initiate_on<Executor, detail::initiate_append_batch>{ex_, {core_}}, token, records,
+        durability::as_configured());
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::vector<position>))
+              CompletionToken>
+auto basic_wal<Executor>::async_append_batch(std::span<const record> records, durability d,
+                                             CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, std::vector<position>)>(
+        detail::initiate_on<Executor, detail::initiate_append_batch>{ex_, {core_}}, token, records, d);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_flush(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_done<&detail::start_flush>>{ex_, {core_}}, token);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_sync(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_done<&detail::start_sync>>{ex_, {core_}}, token);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_close(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_done<&detail::start_close>>{ex_, {core_}}, token);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, std::uint64_t)) CompletionToken>
+auto basic_wal<Executor>::async_delete_segments_before(position p, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, std::uint64_t)>(
+        detail::initiate_on<Executor, detail::initiate_delete_segments_before>{ex_, {core_}}, token, p);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_truncate_after(lsn_t lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_truncate_after>{ex_, {core_}}, token, lsn);
+}
+
+template <class Executor>
+template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) CompletionToken>
+auto basic_wal<Executor>::async_reset_to(lsn_t next_lsn, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        detail::initiate_on<Executor, detail::initiate_reset_to>{ex_, {core_}}, token, next_lsn);
 }
 
 }  // namespace noriwal

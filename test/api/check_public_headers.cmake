@@ -1,0 +1,26 @@
+cmake_minimum_required(VERSION 3.25)
+# Public headers hold public declarations only: a `namespace detail` block in
+# include/noriwal/*.hpp may only forward-declare (`class x;`, `struct x;`); everything else of
+# the library's internals lives in include/noriwal/detail/ and include/noriwal/impl/.
+#   cmake -DSOURCE_DIR=<tree> -P check_public_headers.cmake
+file(GLOB headers "${SOURCE_DIR}/include/noriwal/*.hpp")
+set(failures "")
+foreach(h IN LISTS headers)
+  file(STRINGS "${h}" lines)
+  set(inside OFF)
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^namespace detail {")
+      set(inside ON)
+    elseif(inside AND line MATCHES "^}  // namespace detail")
+      set(inside OFF)
+    elseif(inside AND NOT line MATCHES "^(class|struct) [a-z_]+;$" AND NOT line STREQUAL "")
+      get_filename_component(name "${h}" NAME)
+      string(APPEND failures "\n  ${name}: `${line}` in a namespace detail block")
+    endif()
+  endforeach()
+endforeach()
+if(failures)
+  message(FATAL_ERROR "public headers declare internals:${failures}")
+endif()
+list(LENGTH headers count)
+message(STATUS "${count} public headers declare no internals")
