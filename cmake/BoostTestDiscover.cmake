@@ -1,10 +1,10 @@
-# noriwal_add_test(NAME name SOURCES a.cpp b.cpp [LIBS ...] [LABELS ...] [TIMEOUT s])
+# noriwal_add_test(NAME name SOURCES a.cpp b.cpp [LIBS ...] [LABELS ...] [TIMEOUT s] [LOCK resource])
 #
 # Builds a Boost.Test executable and registers every test case with CTest, each as its own
 # test named <name>/<suite>/<case>, like gtest_discover_tests: after each build the executable
 # lists its cases (--list_content) and a generated file adds them when ctest runs.
 function(noriwal_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT;LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -70,7 +70,7 @@ foreach(i RANGE 0 \${last})
   endif()
   if(NOT is_suite)
     add_test(\"${T_NAME}/\${p}\" \"$<TARGET_FILE:${T_NAME}>\" \"--run_test=\${p}\" --log_level=test_suite --color_output=false)
-    set_tests_properties(\"${T_NAME}/\${p}\" PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS \"${T_LABELS}\")
+    set_tests_properties(\"${T_NAME}/\${p}\" PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS \"${T_LABELS}\" RESOURCE_LOCK \"${T_LOCK}\")
   endif()
 endforeach()
 cmake_policy(POP)

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -41,17 +43,24 @@ int ms_left(std::chrono::steady_clock::time_point deadline) {
 }  // namespace
 
 unsigned short free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket");
-    sockaddr_in a = loopback(0);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    // The kernel may hand a released port out again; a port given twice to one cluster would make
+    // its second server fail to bind, so each port is handed out once per process.
+    static std::mutex m;
+    static std::set<unsigned short> given;
+    for (;;) {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) throw std::runtime_error("socket");
+        sockaddr_in a = loopback(0);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            ::close(fd);
+            throw std::runtime_error("bind");
+        }
+        socklen_t len = sizeof a;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
         ::close(fd);
-        throw std::runtime_error("bind");
+        std::lock_guard lock(m);
+        if (given.insert(ntohs(a.sin_port)).second) return ntohs(a.sin_port);
     }
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
 }
 
 kvd_process::kvd_process(std::string program, std::vector<std::string> args, std::filesystem::path log)
