@@ -1,13 +1,12 @@
-// What the API tests share: a wal on the simulated disk, and a bounded wait.
+// What the API tests share: a wal on the simulated disk (and eventually(), the bounded wait).
 #pragma once
 
 #include <noriwal/config.hpp>
 
+#include "support/eventually.hpp"
 #include "support/sim_disk.hpp"
 
-#include <chrono>
 #include <memory>
-#include <thread>
 
 namespace noriwal::test {
 
@@ -20,18 +19,6 @@ inline wal_config api_config(fsync_policy policy = fsync_policy::os()) {
     cfg.max_segment_size = 1u << 20;
     cfg.max_record_size = 64u << 10;
     return cfg;
-}
-
-/// Waits until `done()` holds, polling; false if it still does not after `limit` (which only
-/// bounds how long a broken build hangs: no result depends on the time taken).
-template <class Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
 }
 
 }  // namespace noriwal::test
