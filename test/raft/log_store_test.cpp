@@ -3,6 +3,7 @@
 // test_uv_snapshot_put suites: what load returns after each kind of operation and after a
 // restart, ordering, refusals, damaged files and fail-stop.
 #include "log_store_support.hpp"
+#include "support/temp_dir.hpp"
 
 #include <noriwal/error.hpp>
 #include <noriwal/wal.hpp>
@@ -30,18 +31,6 @@ std::vector<std::string> snapshot_files(sim_disk& disk) {
         if (n.starts_with("snapshot-")) out.push_back(n);
     std::sort(out.begin(), out.end());
     return out;
-}
-
-// Flips one byte of a file on the simulated disk (durably: a damaged disk, not a lost write).
-void flip_byte(sim_disk& disk, const std::filesystem::path& p, std::uint64_t offset) {
-    std::unique_ptr<file> f;
-    BOOST_TEST_REQUIRE(!disk.open(p, open_mode::read_write, f));
-    std::byte b{};
-    std::size_t got = 0;
-    BOOST_TEST_REQUIRE(!f->read_at(offset, std::span<std::byte>(&b, 1), got));
-    b ^= std::byte{0x5a};
-    BOOST_TEST_REQUIRE(!f->write_at(offset, std::span<const std::byte>(&b, 1)));
-    BOOST_TEST_REQUIRE(!f->sync());
 }
 
 }  // namespace
@@ -197,7 +186,7 @@ BOOST_FIXTURE_TEST_CASE(one_damaged_metadata_slot_falls_back_to_the_other, store
         BOOST_TEST(s->set_term(6, err) == 0);  // slot 1
         close(s);
     }
-    flip_byte(*disk, "/srv/metadata", 512 + 24);  // the term of slot 1
+    damage_byte(*disk, "/srv/metadata", 512 + 24);  // the term of slot 1
     auto s = open();
     const loaded l = load(*s);
     BOOST_TEST_REQUIRE(l.rv == 0);
@@ -212,8 +201,8 @@ BOOST_FIXTURE_TEST_CASE(damaged_metadata_is_a_clear_error_at_open, store_fixture
         BOOST_TEST(s->set_term(6, err) == 0);
         close(s);
     }
-    flip_byte(*disk, "/srv/metadata", 24);
-    flip_byte(*disk, "/srv/metadata", 512 + 24);
+    damage_byte(*disk, "/srv/metadata", 24);
+    damage_byte(*disk, "/srv/metadata", 512 + 24);
     try {
         auto s = open();
         BOOST_FAIL("open accepted damaged metadata");
@@ -431,15 +420,15 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_snapshot_is_a_clear_error, store_fixture) {
     }
     const auto files = snapshot_files(*disk);
     BOOST_TEST_REQUIRE(files.size() == 1u);
-    flip_byte(*disk, "/srv/" + files[0], 500);
+    damage_byte(*disk, "/srv/" + files[0], 500);
     auto s = open();
     const loaded l = load(*s);
     BOOST_TEST(l.rv == RAFT_CORRUPT);
     BOOST_TEST(l.errmsg.find(files[0]) != std::string::npos, l.errmsg);
     BOOST_TEST(l.errmsg.find("checksum") != std::string::npos, l.errmsg);
     // A header that lies about the sizes is refused before anything is allocated for them.
-    flip_byte(*disk, "/srv/" + files[0], 500);  // undo
-    flip_byte(*disk, "/srv/" + files[0], 47);   // top byte of the configuration size
+    damage_byte(*disk, "/srv/" + files[0], 500);  // undo
+    damage_byte(*disk, "/srv/" + files[0], 47);   // top byte of the configuration size
     const loaded l2 = load(*s);
     BOOST_TEST(l2.rv == RAFT_CORRUPT);
     BOOST_TEST(l2.errmsg.find("damaged") != std::string::npos, l2.errmsg);

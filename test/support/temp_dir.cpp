@@ -19,6 +19,18 @@ std::unique_ptr<file> open_existing(file_system& fs, const std::filesystem::path
     return f;
 }
 
+void xor_byte(file& f, const std::filesystem::path& p, std::uint64_t offset, std::byte mask) {
+    std::byte b{};
+    std::size_t got = 0;
+    check(f.read_at(offset, {&b, 1}, got), "cannot read", p);
+    if (got != 1) {
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "no byte to change past the end of " + p.string());
+    }
+    b ^= mask;
+    check(f.write_at(offset, {&b, 1}), "cannot write", p);
+}
+
 }  // namespace
 
 temp_dir::temp_dir(std::string_view prefix) {
@@ -88,16 +100,13 @@ void write_bytes_at(const std::filesystem::path& p, std::uint64_t offset, std::s
 }
 
 void flip_bit(file_system& fs, const std::filesystem::path& p, std::uint64_t offset, unsigned bit) {
+    xor_byte(*open_existing(fs, p), p, offset, std::byte{static_cast<unsigned char>(1u << (bit % 8))});
+}
+
+void damage_byte(file_system& fs, const std::filesystem::path& p, std::uint64_t offset) {
     auto f = open_existing(fs, p);
-    std::byte b{};
-    std::size_t got = 0;
-    check(f->read_at(offset, {&b, 1}, got), "cannot read", p);
-    if (got != 1) {
-        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                "flip_bit past the end of " + p.string());
-    }
-    b ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
-    check(f->write_at(offset, {&b, 1}), "cannot write", p);
+    xor_byte(*f, p, offset, std::byte{0x5a});
+    check(f->sync(), "cannot sync", p);
 }
 
 void flip_bit(const std::filesystem::path& p, std::uint64_t offset, unsigned bit) {

@@ -52,6 +52,9 @@ void write_bytes_at(file_system& fs, const std::filesystem::path& p, std::uint64
 /// Inverts bit `bit` (0 = least significant) of the byte at `offset`.
 void flip_bit(const std::filesystem::path& p, std::uint64_t offset, unsigned bit = 0);
 void flip_bit(file_system& fs, const std::filesystem::path& p, std::uint64_t offset, unsigned bit = 0);
+/// Inverts bits 0x5a of the byte at `offset` and syncs the file: a damaged disk, not a lost write
+/// (on the simulated disk the damage survives every power cut). Applied twice, it undoes itself.
+void damage_byte(file_system& fs, const std::filesystem::path& p, std::uint64_t offset);
 
 /// Sets the file's size (cutting it, or extending it with zeros).
 void truncate_file(const std::filesystem::path& p, std::uint64_t size);

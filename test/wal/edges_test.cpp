@@ -48,18 +48,6 @@ std::size_t count_of(const std::string& text, const std::string& what) {
     return n;
 }
 
-// Flips one byte of a file on the simulated disk (current and, after a sync, durable content).
-void flip_byte(test::sim_disk& disk, const std::filesystem::path& p, std::uint64_t offset) {
-    std::unique_ptr<file> f;
-    BOOST_TEST_REQUIRE(!disk.open(p, open_mode::read_write, f));
-    std::byte b{};
-    std::size_t got = 0;
-    BOOST_TEST_REQUIRE(!f->read_at(offset, std::span<std::byte>(&b, 1), got));
-    b ^= std::byte{0x5a};
-    BOOST_TEST_REQUIRE(!f->write_at(offset, std::span<const std::byte>(&b, 1)));
-    BOOST_TEST_REQUIRE(!f->sync());
-}
-
 std::filesystem::path segment_file(std::uint64_t id) {
     std::string n = std::to_string(id);
     return std::filesystem::path("/log") / (std::string(20 - n.size(), '0') + n + ".wal");
@@ -85,7 +73,8 @@ BOOST_AUTO_TEST_CASE(async_open_of_a_damaged_log_says_where_and_what_to_do) {
         for (int i = 0; i < 10; ++i) ps.push_back(w.append(record::put("k", std::string(100, 'a' + i))));
         w.close();
     }
-    flip_byte(*disk, segment_file(ps[3].segment_id), ps[3].offset + 40);  // mid-log: 6 durable records follow
+    damage_byte(*disk, segment_file(ps[3].segment_id),
+                ps[3].offset + 40);  // mid-log: 6 durable records follow
 
     asio::io_context ioc;
     std::optional<error_code> got;
