@@ -13,7 +13,10 @@
 // that no completed append stays unsynced for more than w, whether or not more appends come.
 // A round cannot start while one is in flight: when a slow fdatasync keeps the deadline from
 // being met, window_exceeded() tells the strand to stop completing appends once written
-// (back-pressure): they wait for durability, as under always, until the rounds catch up.
+// (back-pressure): they wait for durability, as under always, until the rounds catch up. Once
+// some are held, later appends are held too until those are durable (holding()): otherwise an
+// append written after the rounds caught up would complete before an earlier held one, and
+// handlers sharing an ordered executor would not run in LSN order.
 //
 // Invariants: durable() <= in_flight() <= written() when a round is in flight; waiters are kept
 // in LSN order (the strand writes in LSN order and a sync request waits for the written
@@ -126,6 +129,7 @@ public:
         written_ = std::max(durable, written);
         demand_ = std::min(demand_, written_);
         unsynced_appends_ = 0;
+        held_ = 0;  // every waiter completes now
         if (written_ <= durable_) oldest_unsynced_.reset();
         for (auto& w : waiters_) {
             done.push_back({std::move(w.waiter),
@@ -151,6 +155,14 @@ public:
         return d && *d <= now && in_flight_ != 0;
     }
 
+    /// Whether appends written at `now` must wait for durability before they complete: the
+    /// window is exceeded, or appends held earlier (held()) are not durable yet and later ones
+    /// must not complete before them.
+    bool holding(clock::time_point now) const noexcept { return window_exceeded(now) || held_ > durable_; }
+
+    /// Appends up to `lsn` were held by back-pressure (they wait for durability).
+    void held(lsn_t lsn) noexcept { held_ = std::max(held_, lsn); }
+
     /// The batch timer fired at `now`: demands a round if the deadline has passed.
     void on_timer(clock::time_point now) noexcept {
         if (auto d = sync_deadline(); d && *d <= now) demand_ = std::max(demand_, written_);
@@ -174,6 +186,7 @@ private:
     lsn_t written_ = 0;
     lsn_t in_flight_ = 0;
     lsn_t demand_ = 0;
+    lsn_t held_ = 0;  ///< the highest LSN held by back-pressure
     std::uint64_t unsynced_appends_ = 0;
     std::optional<clock::time_point> oldest_unsynced_;
     bool poisoned_ = false;

@@ -612,9 +612,11 @@ void wal_core::write_appends() {
     const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
     // batch(w): a deadline already passed starts a round at the end of this step (the timer
     // may not have run yet); if it cannot start because one is in flight, these appends wait
-    // until they are durable (back-pressure, doc/durability.md).
+    // until they are durable (back-pressure, doc/durability.md), and so do later ones until
+    // those held are durable: handlers keep their LSN order.
     commit_.on_timer(now);
-    const bool hold = commit_.window_exceeded(now);
+    const bool hold = commit_.holding(now);
+    if (hold) commit_.held(log_->written_lsn());
     for (std::size_t i = 0; i < group_ops_.size(); ++i) {
         request* r = group_ops_[i];
         if (results_[i]) {

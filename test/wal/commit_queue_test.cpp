@@ -164,6 +164,37 @@ BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_
     BOOST_TEST(!q.window_exceeded(t0 + 40ms));
 }
 
+// Appends held by back-pressure keep later appends held until they are durable: an append
+// written after the round in flight returned must not complete before an earlier held one
+// (handlers on one strand would run out of LSN order; api_test/order found it under TSan).
+BOOST_AUTO_TEST_CASE(appends_after_held_ones_are_held_until_those_are_durable) {
+    queue q(fsync_policy::batch(5ms));
+    q.on_written(1, 1, t0);
+    q.on_timer(t0 + 5ms);
+    q.sync_started(1);  // slow
+    q.on_written(2, 1, t0 + 6ms);
+    BOOST_TEST_REQUIRE(q.holding(t0 + 11ms));
+    BOOST_TEST((q.wait(2, 2) == wait_result::queued));
+    q.held(2);
+    std::vector<queue::completion> done;
+    q.sync_finished({}, done);  // covers LSN 1 only
+    BOOST_TEST(done.empty());
+    q.sync_started(2);  // the round for LSN 2, in flight
+    q.on_written(3, 1, t0 + 12ms);
+    BOOST_TEST(!q.window_exceeded(t0 + 12ms));  // LSN 3's window is not over
+    BOOST_TEST(q.holding(t0 + 12ms));           // but LSN 2 still waits: 3 waits behind it
+    BOOST_TEST((q.wait(3, 3) == wait_result::queued));
+    q.held(3);
+    q.sync_finished({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2}));
+    BOOST_TEST(q.holding(t0 + 13ms));  // LSN 3 is held and not durable yet
+    BOOST_TEST_REQUIRE(q.sync_due());  // its round
+    q.sync_started(3);
+    q.sync_finished({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3}));
+    BOOST_TEST(!q.holding(t0 + 14ms));  // nothing held is left waiting: appends complete once written again
+}
+
 BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
     queue q(fsync_policy::os());
     q.on_written(10, 10, t0);
