@@ -89,7 +89,7 @@ struct segment_map {
 
 /// Opens and maps the file of `slot` with `fs`: at least `min_length` bytes (beyond the file's
 /// size is allowed when the caller only reads below its written end), at least the file's
-/// size. `reuse` is a mapping of the same slot to replace when it is too short.
+/// size.
 std::error_code map_segment(file_system& fs, const std::shared_ptr<segment_slot>& slot,
                             std::uint64_t min_length, std::shared_ptr<const segment_map>& out);
 
@@ -126,8 +126,6 @@ class segment_registry {
 public:
     segment_registry(const wal_config& cfg, std::shared_ptr<file_system> fs);
 
-    const wal_config& config() const noexcept { return cfg_; }
-    file_system& fs() const noexcept { return *fs_; }
     /// How much of a segment readers map: the largest a segment can grow.
     std::uint64_t map_length() const noexcept { return cfg_.max_segment_size; }
 
@@ -163,8 +161,6 @@ public:
     std::uint64_t epoch() const noexcept { return epoch_atomic_.load(std::memory_order_acquire); }
     /// The segment holding `lsn` (the last segment whose base LSN <= lsn), or empty.
     segment_location locate(lsn_t lsn) const;
-    /// The segment after `id` (empty if none).
-    segment_location next_after(std::uint64_t id) const;
     /// The current facts of segment `id` in generation `generation` (empty slot if it is gone
     /// or was replaced).
     segment_location current(std::uint64_t id, std::uint64_t generation) const;
@@ -195,9 +191,8 @@ public:
     std::vector<std::string> keys() const;
     std::vector<position> records_for(bytes_view key) const;
     std::optional<position> latest(bytes_view key) const;
-    /// Records and keys held by the index.
+    /// Records held by the index.
     std::size_t indexed_records() const;
-    std::size_t indexed_keys() const;
 
 private:
     struct segment_desc {

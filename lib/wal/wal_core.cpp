@@ -604,9 +604,7 @@ void wal_core::write_appends() {
     registry_->on_appended(*log_, group_, results_);
     const auto now = steady::now();
 
-    std::uint64_t ok_appends = 0;
-    for (std::size_t i = 0; i < group_ops_.size(); ++i) ok_appends += results_[i] ? 0 : 1;
-    commit_.on_written(log_->written_lsn(), ok_appends, now);
+    commit_.on_written(log_->written_lsn(), now);
     written_pos_ = log_->next_position();
 
     const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
@@ -738,13 +736,10 @@ void wal_core::close_log(request* r) {
     // then releases the files and the directory lock.
     std::error_code ec = log_ ? log_->close() : std::error_code{};
     if (!ec && poisoned_) ec = errc::poisoned;  // the engine does not sync a poisoned log
-    const lsn_t written = commit_.written();
     if (!poisoned_) {
-        commit_.demand(written);
-        if (commit_.sync_due()) {
-            commit_.sync_started(written);
-            commit_.sync_finished(classify(ec), released_);
-        }
+        // close() synced everything written (or failed to): the waiters settle on that, with
+        // no round of our own.
+        commit_.synced_all(classify(ec), released_);
         if (!ec) {
             std::lock_guard lk(published_mutex_);
             published_durable_ = written_pos_;
