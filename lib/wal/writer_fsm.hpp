@@ -79,9 +79,9 @@ public:
     /// One append of a group the engine wrote.
     struct written_append {
         Op op;
-        lsn_t last_lsn = 0;       ///< its last record
+        lsn_t last_lsn = 0;          ///< its last record
         bool wants_durable = false;  ///< durability::always() was asked for it
-        std::error_code result;   ///< the engine's result for it (unclassified)
+        std::error_code result;      ///< the engine's result for it (unclassified)
     };
 
     explicit writer_fsm(fsync_policy policy) noexcept : policy_(policy), commit_(policy) {}
@@ -107,8 +107,8 @@ public:
     /// A request of this kind must wait for the round in flight to return: a close syncs and
     /// releases the files, a truncation or reset rewrites what the round may cover.
     bool must_wait(request_kind k) const noexcept {
-        const bool quiet = (k == request_kind::close && !closed_) || k == request_kind::truncate ||
-                           k == request_kind::reset;
+        const bool quiet =
+            (k == request_kind::close && !closed_) || k == request_kind::truncate || k == request_kind::reset;
         return quiet && commit_.in_flight() != 0;
     }
 
@@ -186,7 +186,7 @@ public:
     /// everything written is durable.
     std::error_code on_close(std::error_code ec) {
         if (closed_) return {};
-        if (!ec && poisoned_) ec = errc::poisoned;  // the engine does not sync a poisoned log
+        if (!ec && poisoned_) ec = errc::poisoned;                // the engine does not sync a poisoned log
         if (!poisoned_) commit_.synced_all(classify(ec), done_);  // no round of our own
         if (ec && !poisoned_) on_failure(ec);
         closed_ = true;
