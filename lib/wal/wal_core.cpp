@@ -257,27 +257,21 @@ wal wal_core::make_handle() {
 std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     wal_config engine_cfg = cfg_;
     engine_cfg.metrics = meter_;
-    auto ec = segment_log::open(engine_cfg, log_, info, why);
-    if (ec) return ec;
-    registry_ = std::make_shared<segment_registry>(cfg_, cfg_.fs);
-    if ((ec = registry_->load(*log_))) {
-        why = "cannot read the log in " + cfg_.dir.string() + " to index it: " + ec.message();
-        return ec;
-    }
-    // A segment that a reader has mapped is never recycled (it is unlinked instead).
-    log_->set_recycle_filter([r = registry_.get()](std::uint64_t id) { return r->may_recycle(id); });
-    fsm_.opened(log_->durable_lsn(), log_->written_lsn());
-    written_pos_ = log_->next_position();
+    if (auto ec = served_log::open(cfg_, engine_cfg, log_, info, why)) return ec;
+    registry_ = log_->registry();
+    const segment_log& engine = log_->engine();
+    fsm_.opened(engine.durable_lsn(), engine.written_lsn());
+    written_pos_ = engine.next_position();
     {
         std::lock_guard lk(published_mutex_);
         published_written_ = written_pos_;
-        published_durable_ = log_->durable_lsn() >= log_->written_lsn()
+        published_durable_ = engine.durable_lsn() >= engine.written_lsn()
                                  ? written_pos_
-                                 : position{0, 0, log_->durable_lsn() + 1};
+                                 : position{0, 0, engine.durable_lsn() + 1};
     }
-    written_lsn_.store(log_->written_lsn(), std::memory_order_release);
-    durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
-    first_lsn_.store(log_->first_lsn(), std::memory_order_release);
+    written_lsn_.store(engine.written_lsn(), std::memory_order_release);
+    durable_lsn_.store(engine.durable_lsn(), std::memory_order_release);
+    first_lsn_.store(engine.first_lsn(), std::memory_order_release);
     open_.store(true, std::memory_order_release);
     // Spare preparation and timers start on the writer strand.
     boost::asio::post(writer_, [self = shared_from_this()] { self->end_step(); });
@@ -569,16 +563,16 @@ void wal_core::write_appends() {
 
     results_.assign(group_ops_.size(), std::error_code{});
     const auto ec = log_->append(group_, results_);
-    registry_->on_appended(*log_, group_, results_);
-    written_pos_ = log_->next_position();
+    const segment_log& engine = log_->engine();
+    written_pos_ = engine.next_position();
     written_.clear();
     for (std::size_t i = 0; i < group_ops_.size(); ++i) {
         request* r = group_ops_[i];
         written_.push_back({r, last_lsn_of(r), durability_of(r) == durability::always(), results_[i]});
     }
-    fsm_.on_group_written(log_->written_lsn(), steady::now(), written_);
+    fsm_.on_group_written(engine.written_lsn(), steady::now(), written_);
     take_completions();
-    if (ec || log_->poisoned()) poison(ec ? ec : make_error_code(errc::io_failed));
+    if (ec || engine.poisoned()) poison(ec ? ec : make_error_code(errc::io_failed));
 }
 
 void wal_core::handle(request* r) {
@@ -599,13 +593,9 @@ void wal_core::handle(request* r) {
             if (fsm_.closed()) {
                 r->ec = errc::closed;
             } else {
-                {
-                    auto files = registry_->lock_files();  // no reader opens a file meanwhile
-                    r->ec = classify(log_->delete_segments_before(op->before, op->count));
-                    registry_->on_segments_changed(*log_);
-                }
-                first_lsn_.store(log_->first_lsn(), std::memory_order_release);
-                if (log_->poisoned()) poison(r->ec);
+                r->ec = classify(log_->delete_before(op->before, op->count));
+                first_lsn_.store(log_->engine().first_lsn(), std::memory_order_release);
+                if (log_->engine().poisoned()) poison(r->ec);
             }
             finish(r);
             return;
@@ -619,23 +609,15 @@ void wal_core::handle(request* r) {
                 finish(r);
                 return;
             }
-            {
-                auto files = registry_->lock_files();  // no reader opens a file meanwhile
-                r->ec = classify(reset ? log_->reset_to(op->lsn) : log_->truncate_after(op->lsn));
-                if (!r->ec) {
-                    // A reset removes every record: readers see a truncation to nothing.
-                    registry_->on_truncated(*log_, reset ? 0 : op->lsn);
-                } else {
-                    registry_->on_segments_changed(*log_);  // whatever was removed before the failure
-                }
-            }
-            first_lsn_.store(log_->first_lsn(), std::memory_order_release);
-            if (log_->poisoned()) {
+            r->ec = classify(reset ? log_->reset_to(op->lsn) : log_->truncate_after(op->lsn));
+            const segment_log& engine = log_->engine();
+            first_lsn_.store(engine.first_lsn(), std::memory_order_release);
+            if (engine.poisoned()) {
                 poison(r->ec);
             } else {
-                fsm_.on_truncated(reset, log_->durable_lsn(), log_->written_lsn());
+                fsm_.on_truncated(reset, engine.durable_lsn(), engine.written_lsn());
                 take_completions();
-                written_pos_ = log_->next_position();
+                written_pos_ = engine.next_position();
                 std::lock_guard lk(published_mutex_);
                 published_durable_ = written_pos_;
             }
@@ -664,11 +646,8 @@ void wal_core::close_log(request* r) {
     // The wal's watermarks before the readers' (as in publish_watermarks): a reader woken by
     // the refresh never holds a record above what written_lsn() says.
     written_lsn_.store(fsm_.written(), std::memory_order_release);
-    if (log_ && !ec) durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
-    if (log_) {
-        registry_->refresh(*log_);
-        registry_->on_closed();  // waiting readers complete with errc::closed
-    }
+    if (log_ && !ec) durable_lsn_.store(log_->engine().durable_lsn(), std::memory_order_release);
+    if (log_) log_->end();  // readers take the last watermarks; waiting ones get errc::closed
     log_.reset();
     batch_timer_.cancel();
     maintenance_timer_.cancel();
@@ -746,7 +725,7 @@ void wal_core::publish_watermarks() {
     durable_lsn_.store(fsm_.durable(), std::memory_order_release);
     // Readers' watermarks, after the wal's: a reader woken here never holds a record above
     // what written_lsn() and durable_lsn() say.
-    if (log_) registry_->refresh(*log_);
+    if (log_) log_->refresh();
     std::lock_guard lk(published_mutex_);
     published_written_ = written_pos_;
     if (!failure_) failure_ = fsm_.failure();
@@ -754,7 +733,7 @@ void wal_core::publish_watermarks() {
 
 void wal_core::maybe_start_sync() {
     if (!fsm_.sync_due()) return;
-    auto job = std::make_shared<sync_job>(log_->prepare_sync());
+    auto job = std::make_shared<sync_job>(log_->engine().prepare_sync());
     fsm_.sync_started(job->lsn);
     const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
@@ -768,7 +747,7 @@ void wal_core::maybe_start_sync() {
 }
 
 void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position covered) {
-    if (log_) log_->sync_done(job, ec);
+    if (log_) log_->engine().sync_done(job, ec);
     fsm_.on_sync_done(ec);
     take_completions();
     if (!ec) {
@@ -780,7 +759,7 @@ void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position co
 
 void wal_core::maybe_prepare_spare() {
     if (fsm_.poisoned()) return;
-    auto req = log_->spare_needed();
+    auto req = log_->engine().spare_needed();
     if (!req) return;
     spares_in_flight_.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(spare_ctx_, [self = shared_from_this(), req = std::move(*req),
@@ -790,7 +769,7 @@ void wal_core::maybe_prepare_spare() {
         auto* core = self.get();
         boost::asio::post(core->writer_, [self = std::move(self), spare = std::move(spare), ec]() mutable {
             // After close the file stays behind as a temporary; the next open removes it.
-            if (self->log_ && !self->fsm_.closed()) self->log_->spare_ready(std::move(spare), ec);
+            if (self->log_ && !self->fsm_.closed()) self->log_->engine().spare_ready(std::move(spare), ec);
             self->spares_in_flight_.fetch_sub(1, std::memory_order_release);
         });
     });
@@ -815,7 +794,7 @@ void wal_core::arm_batch_timer() {
 void wal_core::arm_maintenance_timer() {
     if (fsm_.poisoned()) return;
     std::optional<steady::time_point> at;
-    if (auto due = log_->rotation_due_ns()) {
+    if (auto due = log_->engine().rotation_due_ns()) {
         auto now_ns = system_now_ns();
         at = steady::now() + std::chrono::nanoseconds(*due > now_ns ? *due - now_ns : 0);
     }
@@ -840,15 +819,13 @@ void wal_core::arm_maintenance_timer() {
 void wal_core::on_maintenance() {
     if (!log_ || fsm_.poisoned()) return;
     const auto now_ns = system_now_ns();
-    std::error_code ec = log_->rotate_if_older_than(now_ns);
+    std::error_code ec = log_->engine().rotate_if_older_than(now_ns);
     if (!ec && cfg_.retention.count() > 0) {
         std::uint64_t deleted = 0;
-        auto files = registry_->lock_files();  // no reader opens a file meanwhile
         ec = log_->apply_retention(now_ns, deleted);
-        if (deleted != 0) registry_->on_segments_changed(*log_);
-        first_lsn_.store(log_->first_lsn(), std::memory_order_release);
+        first_lsn_.store(log_->engine().first_lsn(), std::memory_order_release);
     }
-    if (ec && log_->poisoned()) poison(ec);
+    if (ec && log_->engine().poisoned()) poison(ec);
     end_step();
 }
 

@@ -16,8 +16,7 @@
 
 #include <noriwal/wal.hpp>
 
-#include <log/segment_log.hpp>
-#include <read/segment_registry.hpp>
+#include <read/served_log.hpp>
 #include <wal/histogram_recorder.hpp>
 #include <wal/writer_fsm.hpp>
 
@@ -214,8 +213,8 @@ private:
     bool closing_ = false;  // a close was accepted: later requests get errc::closed
 
     // Writer strand state.
-    std::unique_ptr<segment_log> log_;
-    std::shared_ptr<segment_registry> registry_;  // readers' view; hooks in lib/wal/wal_core.cpp
+    std::unique_ptr<served_log> log_;             // the engine and its readers' registry
+    std::shared_ptr<segment_registry> registry_;  // log_'s, kept for readers after the close
     writer_fsm<request*> fsm_;         // the writer's decisions; this class carries out its actions
     request* pending_head_ = nullptr;  // taken from the intake, not yet handled, in order
     request* pending_tail_ = nullptr;
