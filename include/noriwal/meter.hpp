@@ -19,13 +19,14 @@ public:
     /// A segment was sealed after `bytes` bytes and `next_segment_id` became active.
     virtual void on_segment_rolled(std::uint64_t /*sealed_segment_id*/, std::uint64_t /*bytes*/,
                                    std::uint64_t /*next_segment_id*/) {}
-    /// An fdatasync completed, covering `group_size` appends.
-    virtual void on_fsync(std::chrono::nanoseconds /*duration*/, std::uint64_t /*group_size*/) {}
+    /// An fdatasync round completed, making `records` records durable (the records written
+    /// since the previous round; an append_batch counts each of its records).
+    virtual void on_fsync(std::chrono::nanoseconds /*duration*/, std::uint64_t /*records*/) {}
     /// Recovery cut off or skipped damaged bytes.
     virtual void on_corruption(const damage& /*what*/) {}
     /// A segment was deleted (or recycled) by garbage collection, retention or truncation.
     virtual void on_segment_deleted(std::uint64_t /*segment_id*/) {}
-    /// A group of `records` appends (`bytes` bytes) was written with one system call.
+    /// A group of `records` records (`bytes` bytes) was written with one system call.
     virtual void on_write(std::uint64_t /*records*/, std::uint64_t /*bytes*/) {}
     /// An append completed, `latency` after it was initiated.
     virtual void on_append(std::chrono::nanoseconds /*latency*/) {}

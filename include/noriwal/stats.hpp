@@ -45,7 +45,7 @@ struct wal_stats {
 
     histogram fsync_seconds;     ///< duration of each fdatasync round (directory + files)
     histogram append_seconds;    ///< from initiation of an append to its completion
-    histogram fsync_group_size;  ///< appends made durable by each fdatasync round
+    histogram fsync_group_size;  ///< records made durable by each fdatasync round
     histogram write_group_size;  ///< records written by each group write
 };
 

@@ -352,13 +352,6 @@ segment_location segment_registry::locate(lsn_t lsn) const {
     return location_at(index_of(lsn));
 }
 
-segment_location segment_registry::next_after(std::uint64_t id) const {
-    std::lock_guard lk(mutex_);
-    for (std::size_t i = 0; i < segments_.size(); ++i)
-        if (segments_[i].slot->id > id) return location_at(i);
-    return {};
-}
-
 segment_location segment_registry::current(std::uint64_t id, std::uint64_t generation) const {
     std::lock_guard lk(mutex_);
     for (std::size_t i = 0; i < segments_.size(); ++i) {
@@ -488,11 +481,6 @@ std::optional<position> segment_registry::latest(bytes_view key) const {
 std::size_t segment_registry::indexed_records() const {
     std::shared_lock ilk(index_mutex_);
     return index_.record_count();
-}
-
-std::size_t segment_registry::indexed_keys() const {
-    std::shared_lock ilk(index_mutex_);
-    return index_.key_count();
 }
 
 }  // namespace noriwal::detail

@@ -1,7 +1,7 @@
 // The segment registry: what the readers of a wal know about its log, kept up to date by the
 // wal's writer strand and read by any number of reader threads.
 //
-//   writer strand (wal)                       segment_registry                 readers (any thread)
+//   writer strand (served_log)                segment_registry                 readers (any thread)
 //   ───────────────────                       ────────────────                 ────────────────────
 //   load(engine)            at open     ──▶   segments (id, base LSN, end),  ◀── snapshot(), locate()
 //   on_appended(group)      per group   ──▶   written / durable watermarks,  ◀── map a segment
@@ -89,7 +89,7 @@ struct segment_map {
 
 /// Opens and maps the file of `slot` with `fs`: at least `min_length` bytes (beyond the file's
 /// size is allowed when the caller only reads below its written end), at least the file's
-/// size. `reuse` is a mapping of the same slot to replace when it is too short.
+/// size.
 std::error_code map_segment(file_system& fs, const std::shared_ptr<segment_slot>& slot,
                             std::uint64_t min_length, std::shared_ptr<const segment_map>& out);
 
@@ -126,32 +126,9 @@ class segment_registry {
 public:
     segment_registry(const wal_config& cfg, std::shared_ptr<file_system> fs);
 
-    const wal_config& config() const noexcept { return cfg_; }
-    file_system& fs() const noexcept { return *fs_; }
     /// How much of a segment readers map: the largest a segment can grow.
     std::uint64_t map_length() const noexcept { return cfg_.max_segment_size; }
 
-    // ------------------------------------------------------------ writer strand
-
-    /// Takes the engine's segments and watermarks after open, and builds the key index (if
-    /// configured) by reading every record once. Errors: mapping failures.
-    std::error_code load(const segment_log& log);
-    /// After a group was appended: key index and LSN samples of the records written.
-    void on_appended(const segment_log& log, std::span<const append_request> group,
-                     std::span<const std::error_code> results);
-    /// After any step of the writer: takes the watermarks and the active segment's end (and
-    /// new segments after a rotation) and wakes the tail waiters that can now make progress.
-    void refresh(const segment_log& log);
-    /// Held around the engine's delete_segments_before, apply_retention and truncate_after
-    /// (see the top of this file); then call on_segments_changed / on_truncated while still
-    /// holding it.
-    std::unique_lock<std::shared_mutex> lock_files() { return std::unique_lock(files_mutex_); }
-    /// After segments were deleted (delete_segments_before, apply_retention).
-    void on_segments_changed(const segment_log& log);
-    /// After truncate_after(lsn) succeeded.
-    void on_truncated(const segment_log& log, lsn_t lsn);
-    /// The wal is closed: waiting readers complete with errc::closed.
-    void on_closed();
     /// For segment_log::set_recycle_filter: false while a reader holds the segment.
     bool may_recycle(std::uint64_t segment_id) const;
 
@@ -163,8 +140,6 @@ public:
     std::uint64_t epoch() const noexcept { return epoch_atomic_.load(std::memory_order_acquire); }
     /// The segment holding `lsn` (the last segment whose base LSN <= lsn), or empty.
     segment_location locate(lsn_t lsn) const;
-    /// The segment after `id` (empty if none).
-    segment_location next_after(std::uint64_t id) const;
     /// The current facts of segment `id` in generation `generation` (empty slot if it is gone
     /// or was replaced).
     segment_location current(std::uint64_t id, std::uint64_t generation) const;
@@ -195,11 +170,33 @@ public:
     std::vector<std::string> keys() const;
     std::vector<position> records_for(bytes_view key) const;
     std::optional<position> latest(bytes_view key) const;
-    /// Records and keys held by the index.
+    /// Records held by the index.
     std::size_t indexed_records() const;
-    std::size_t indexed_keys() const;
 
 private:
+    // ------------------------------------------------------------ writer strand
+    // Called by served_log only, which keeps the engine and the registry in step.
+    friend class served_log;
+
+    /// Takes the engine's segments and watermarks after open, and builds the key index (if
+    /// configured) by reading every record once. Errors: mapping failures.
+    std::error_code load(const segment_log& log);
+    /// After a group was appended: key index and LSN samples of the records written.
+    void on_appended(const segment_log& log, std::span<const append_request> group,
+                     std::span<const std::error_code> results);
+    /// After any step of the writer: takes the watermarks and the active segment's end (and
+    /// new segments after a rotation) and wakes the tail waiters that can now make progress.
+    void refresh(const segment_log& log);
+    /// Held around the engine's delete_segments_before, apply_retention and truncate_after
+    /// (see the top of this file); then call on_segments_changed / on_truncated while still
+    /// holding it.
+    std::unique_lock<std::shared_mutex> lock_files() { return std::unique_lock(files_mutex_); }
+    /// After segments were deleted (delete_segments_before, apply_retention).
+    void on_segments_changed(const segment_log& log);
+    /// After truncate_after(lsn) succeeded.
+    void on_truncated(const segment_log& log, lsn_t lsn);
+    /// The wal is closed: waiting readers complete with errc::closed.
+    void on_closed();
     struct segment_desc {
         std::shared_ptr<segment_slot> slot;
         std::uint64_t end = 0;

@@ -57,11 +57,10 @@ public:
     explicit commit_queue(fsync_policy policy, lsn_t durable = 0, lsn_t written = 0) noexcept
         : policy_(policy), durable_(durable), written_(std::max(durable, written)) {}
 
-    /// A group of `appends` appends was written; the written watermark is now `written`.
-    void on_written(lsn_t written, std::uint64_t appends, clock::time_point now) {
+    /// A group was written; the written watermark is now `written`.
+    void on_written(lsn_t written, clock::time_point now) {
         if (written <= written_) return;
         written_ = written;
-        unsynced_appends_ += appends;
         if (policy_.policy() == fsync_policy::kind::batch && !oldest_unsynced_) oldest_unsynced_ = now;
     }
 
@@ -82,13 +81,10 @@ public:
     bool sync_due() const noexcept { return !poisoned_ && in_flight_ == 0 && demand_ > durable_; }
 
     /// A round was started covering everything up to `covers` (the written watermark when its
-    /// job was prepared). Returns how many appends it covers, for the group-size histogram.
-    std::uint64_t sync_started(lsn_t covers) noexcept {
+    /// job was prepared). (The group-size histogram is counted by the engine, in records.)
+    void sync_started(lsn_t covers) noexcept {
         in_flight_ = std::max(covers, durable_);
-        std::uint64_t covered = unsynced_appends_;
-        unsynced_appends_ = 0;
         if (in_flight_ >= written_) oldest_unsynced_.reset();
-        return covered;
     }
 
     /// The round in flight returned. On success, every waiter it covers moves to `done` with no
@@ -99,19 +95,13 @@ public:
     void sync_finished(std::error_code ec, std::vector<completion>& done) {
         lsn_t covered = in_flight_;
         in_flight_ = 0;
-        if (ec) {
-            poisoned_ = true;
-            oldest_unsynced_.reset();
-            for (auto& w : waiters_) done.push_back({std::move(w.waiter), ec});
-            waiters_.clear();
-            return;
-        }
-        durable_ = std::max(durable_, covered);
-        while (!waiters_.empty() && waiters_.front().lsn <= durable_) {
-            done.push_back({std::move(waiters_.front().waiter), {}});
-            waiters_.pop_front();
-        }
+        settle(covered, ec, done);
     }
+
+    /// The log synced everything written by itself, with no round of the queue (the engine's
+    /// close() syncs before it releases the files): like a round covering the written
+    /// watermark. Only while no round is in flight.
+    void synced_all(std::error_code ec, std::vector<completion>& done) { settle(written_, ec, done); }
 
     /// Poisons the queue after a failed write: every waiter moves to `done` with `ec`.
     void fail_all(std::error_code ec, std::vector<completion>& done) {
@@ -128,7 +118,6 @@ public:
         durable_ = durable;
         written_ = std::max(durable, written);
         demand_ = std::min(demand_, written_);
-        unsynced_appends_ = 0;
         held_ = 0;  // every waiter completes now
         if (written_ <= durable_) oldest_unsynced_.reset();
         for (auto& w : waiters_) {
@@ -181,13 +170,25 @@ private:
         Waiter waiter;
     };
 
+    // A sync covering `covered` returned `ec`: see sync_finished().
+    void settle(lsn_t covered, std::error_code ec, std::vector<completion>& done) {
+        if (ec) {
+            fail_all(ec, done);
+            return;
+        }
+        durable_ = std::max(durable_, covered);
+        while (!waiters_.empty() && waiters_.front().lsn <= durable_) {
+            done.push_back({std::move(waiters_.front().waiter), {}});
+            waiters_.pop_front();
+        }
+    }
+
     fsync_policy policy_;
     lsn_t durable_ = 0;
     lsn_t written_ = 0;
     lsn_t in_flight_ = 0;
     lsn_t demand_ = 0;
     lsn_t held_ = 0;  ///< the highest LSN held by back-pressure
-    std::uint64_t unsynced_appends_ = 0;
     std::optional<clock::time_point> oldest_unsynced_;
     bool poisoned_ = false;
     std::deque<entry> waiters_;

@@ -143,7 +143,7 @@ std::string to_prometheus(const wal_stats& s, std::string_view prefix) {
     e.hist("fsync_duration_seconds", "Duration of each fdatasync round.", s.fsync_seconds);
     e.hist("append_duration_seconds", "Time from the start of an append to its completion.",
            s.append_seconds);
-    e.hist("fsync_group_size", "Appends made durable by one fdatasync round.", s.fsync_group_size);
+    e.hist("fsync_group_size", "Records made durable by one fdatasync round.", s.fsync_group_size);
     e.hist("write_group_size", "Records written by one group write.", s.write_group_size);
     return e.take();
 }

@@ -38,31 +38,6 @@ std::uint64_t to_ns(steady::duration d) noexcept {
     return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
-/// What an operation reports for an engine error. I/O failures become errc::io_failed (or
-/// errc::no_space), the first failure that poisons the log; the underlying system error is
-/// kept by wal::failure(). Errors that are the request's own (too large, invalid) or the log's
-/// state (poisoned, closed, read-only) pass through.
-std::error_code classify(std::error_code ec) noexcept {
-    if (!ec) return ec;
-    if (ec == errc::no_space || ec == std::errc::no_space_on_device) return errc::no_space;
-    if (ec.category() == error_category()) {
-        switch (static_cast<errc>(ec.value())) {
-            case errc::record_too_large:
-            case errc::invalid_argument:
-            case errc::poisoned:
-            case errc::closed:
-            case errc::read_only:
-            case errc::not_found:
-            case errc::truncated:
-            case errc::io_failed:
-                return ec;
-            default:
-                break;
-        }
-    }
-    return errc::io_failed;
-}
-
 void name_thread(std::thread& t, const char* name) noexcept {
 #if defined(__linux__)
     pthread_setname_np(t.native_handle(), name);
@@ -125,7 +100,7 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
       own_writer_thread_(!cfg_.io_executor),
       writer_(boost::asio::make_strand(
           own_writer_thread_ ? boost::asio::any_io_executor(writer_ctx_.get_executor()) : cfg_.io_executor)),
-      commit_(cfg_.fsync),
+      fsm_(cfg_.fsync),
       batch_timer_(sync_ctx_),
       maintenance_timer_(sync_ctx_) {
     if (!cfg_.fs) cfg_.fs = posix_file_system();
@@ -282,27 +257,21 @@ wal wal_core::make_handle() {
 std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     wal_config engine_cfg = cfg_;
     engine_cfg.metrics = meter_;
-    auto ec = segment_log::open(engine_cfg, log_, info, why);
-    if (ec) return ec;
-    registry_ = std::make_shared<segment_registry>(cfg_, cfg_.fs);
-    if ((ec = registry_->load(*log_))) {
-        why = "cannot read the log in " + cfg_.dir.string() + " to index it: " + ec.message();
-        return ec;
-    }
-    // A segment that a reader has mapped is never recycled (it is unlinked instead).
-    log_->set_recycle_filter([r = registry_.get()](std::uint64_t id) { return r->may_recycle(id); });
-    commit_ = commit_queue<request*>(cfg_.fsync, log_->durable_lsn(), log_->written_lsn());
-    written_pos_ = log_->next_position();
+    if (auto ec = served_log::open(cfg_, engine_cfg, log_, info, why)) return ec;
+    registry_ = log_->registry();
+    const segment_log& engine = log_->engine();
+    fsm_.opened(engine.durable_lsn(), engine.written_lsn());
+    written_pos_ = engine.next_position();
     {
         std::lock_guard lk(published_mutex_);
         published_written_ = written_pos_;
-        published_durable_ = log_->durable_lsn() >= log_->written_lsn()
+        published_durable_ = engine.durable_lsn() >= engine.written_lsn()
                                  ? written_pos_
-                                 : position{0, 0, log_->durable_lsn() + 1};
+                                 : position{0, 0, engine.durable_lsn() + 1};
     }
-    written_lsn_.store(log_->written_lsn(), std::memory_order_release);
-    durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
-    first_lsn_.store(log_->first_lsn(), std::memory_order_release);
+    written_lsn_.store(engine.written_lsn(), std::memory_order_release);
+    durable_lsn_.store(engine.durable_lsn(), std::memory_order_release);
+    first_lsn_.store(engine.first_lsn(), std::memory_order_release);
     open_.store(true, std::memory_order_release);
     // Spare preparation and timers start on the writer strand.
     boost::asio::post(writer_, [self = shared_from_this()] { self->end_step(); });
@@ -542,13 +511,6 @@ void wal_core::drain() {
     process();
 }
 
-bool wal_core::needs_quiet(const request* r) const noexcept {
-    // Closing syncs and releases the files; truncation rewrites what a round may cover. Both
-    // wait for the round in flight to return.
-    return (r->kind == request_kind::close && !closed_) || r->kind == request_kind::truncate ||
-           r->kind == request_kind::reset;
-}
-
 void wal_core::process() {
     while (pending_head_) {
         request* r = pending_head_;
@@ -556,7 +518,7 @@ void wal_core::process() {
             write_appends();
             continue;
         }
-        if (needs_quiet(r) && commit_.in_flight() != 0) break;  // on_sync_done resumes
+        if (fsm_.must_wait(r->kind)) break;  // on_sync_done resumes
         pending_head_ = r->next;
         if (!pending_head_) pending_tail_ = nullptr;
         r->next = r->prev = nullptr;
@@ -581,8 +543,8 @@ void wal_core::write_appends() {
             finish(r);
             continue;
         }
-        if (closed_ || poisoned_) {
-            r->ec = closed_ ? errc::closed : errc::poisoned;
+        if (auto refused = fsm_.refusal()) {
+            r->ec = refused;
             finish(r);
             continue;
         }
@@ -601,87 +563,39 @@ void wal_core::write_appends() {
 
     results_.assign(group_ops_.size(), std::error_code{});
     const auto ec = log_->append(group_, results_);
-    registry_->on_appended(*log_, group_, results_);
-    const auto now = steady::now();
-
-    std::uint64_t ok_appends = 0;
-    for (std::size_t i = 0; i < group_ops_.size(); ++i) ok_appends += results_[i] ? 0 : 1;
-    commit_.on_written(log_->written_lsn(), ok_appends, now);
-    written_pos_ = log_->next_position();
-
-    const bool always = cfg_.fsync.policy() == fsync_policy::kind::always;
-    // batch(w): a deadline already passed starts a round at the end of this step (the timer
-    // may not have run yet); if it cannot start because one is in flight, these appends wait
-    // until they are durable (back-pressure, doc/durability.md), and so do later ones until
-    // those held are durable: handlers keep their LSN order.
-    commit_.on_timer(now);
-    const bool hold = commit_.holding(now);
-    if (hold) commit_.held(log_->written_lsn());
+    const segment_log& engine = log_->engine();
+    written_pos_ = engine.next_position();
+    written_.clear();
     for (std::size_t i = 0; i < group_ops_.size(); ++i) {
         request* r = group_ops_[i];
-        if (results_[i]) {
-            r->ec = classify(results_[i]);
-            finish(r);
-            continue;
-        }
-        if (!always && !hold && durability_of(r) != durability::always()) {
-            finish(r);  // batch and os: complete once written
-            continue;
-        }
-        switch (commit_.wait(last_lsn_of(r), r)) {
-            case commit_queue<request*>::wait_result::queued:
-                break;
-            case commit_queue<request*>::wait_result::durable:
-                finish(r);
-                break;
-            case commit_queue<request*>::wait_result::poisoned:
-                r->ec = errc::poisoned;
-                finish(r);
-                break;
-        }
+        written_.push_back({r, last_lsn_of(r), durability_of(r) == durability::always(), results_[i]});
     }
-    if (ec || log_->poisoned()) poison(ec ? ec : make_error_code(errc::io_failed));
+    fsm_.on_group_written(engine.written_lsn(), steady::now(), written_);
+    take_completions();
+    if (ec || engine.poisoned()) poison(ec ? ec : make_error_code(errc::io_failed));
 }
 
 void wal_core::handle(request* r) {
     switch (r->kind) {
         case request_kind::flush:
-            // Every append before it was written by the groups before it.
-            if (closed_ || poisoned_) r->ec = closed_ ? errc::closed : errc::poisoned;
-            finish(r);
+            fsm_.on_flush(r);
+            take_completions();
             return;
         case request_kind::sync:
-            if (closed_ || poisoned_) {
-                r->ec = closed_ ? errc::closed : errc::poisoned;
-                finish(r);
-                return;
-            }
-            switch (commit_.wait(commit_.written(), r)) {
-                case commit_queue<request*>::wait_result::queued:
-                    return;
-                case commit_queue<request*>::wait_result::durable:
-                    break;
-                case commit_queue<request*>::wait_result::poisoned:
-                    r->ec = errc::poisoned;
-                    break;
-            }
-            finish(r);
+            fsm_.on_sync_request(r);
+            take_completions();
             return;
         case request_kind::close:
             close_log(r);
             return;
         case request_kind::delete_before: {
             auto* op = static_cast<count_op*>(r);
-            if (closed_) {
+            if (fsm_.closed()) {
                 r->ec = errc::closed;
             } else {
-                {
-                    auto files = registry_->lock_files();  // no reader opens a file meanwhile
-                    r->ec = classify(log_->delete_segments_before(op->before, op->count));
-                    registry_->on_segments_changed(*log_);
-                }
-                first_lsn_.store(log_->first_lsn(), std::memory_order_release);
-                if (log_->poisoned()) poison(r->ec);
+                r->ec = classify(log_->delete_before(op->before, op->count));
+                first_lsn_.store(log_->engine().first_lsn(), std::memory_order_release);
+                if (log_->engine().poisoned()) poison(r->ec);
             }
             finish(r);
             return;
@@ -690,35 +604,20 @@ void wal_core::handle(request* r) {
         case request_kind::reset: {
             auto* op = static_cast<done_op*>(r);
             const bool reset = r->kind == request_kind::reset;
-            if (closed_ || poisoned_) {
-                r->ec = closed_ ? errc::closed : errc::poisoned;
+            if (auto refused = fsm_.refusal()) {
+                r->ec = refused;
                 finish(r);
                 return;
             }
-            {
-                auto files = registry_->lock_files();  // no reader opens a file meanwhile
-                r->ec = classify(reset ? log_->reset_to(op->lsn) : log_->truncate_after(op->lsn));
-                if (!r->ec) {
-                    // A reset removes every record: readers see a truncation to nothing.
-                    registry_->on_truncated(*log_, reset ? 0 : op->lsn);
-                } else {
-                    registry_->on_segments_changed(*log_);  // whatever was removed before the failure
-                }
-            }
-            first_lsn_.store(log_->first_lsn(), std::memory_order_release);
-            if (log_->poisoned()) {
+            r->ec = classify(reset ? log_->reset_to(op->lsn) : log_->truncate_after(op->lsn));
+            const segment_log& engine = log_->engine();
+            first_lsn_.store(engine.first_lsn(), std::memory_order_release);
+            if (engine.poisoned()) {
                 poison(r->ec);
             } else {
-                // After a reset no record that an append waits for exists any more, even one
-                // whose LSN is below the new start: every waiter completes with errc::truncated.
-                if (reset) commit_.rebase(0, 0, released_);
-                commit_.rebase(log_->durable_lsn(), log_->written_lsn(), released_);
-                for (auto& c : released_) {
-                    c.waiter->ec = c.ec;
-                    finish(c.waiter);
-                }
-                released_.clear();
-                written_pos_ = log_->next_position();
+                fsm_.on_truncated(reset, engine.durable_lsn(), engine.written_lsn());
+                take_completions();
+                written_pos_ = engine.next_position();
                 std::lock_guard lk(published_mutex_);
                 published_durable_ = written_pos_;
             }
@@ -732,45 +631,27 @@ void wal_core::handle(request* r) {
 }
 
 void wal_core::close_log(request* r) {
-    if (closed_) {
+    if (fsm_.closed()) {
         finish(r);  // closing a closed wal: nothing to do
         return;
     }
     // No round is in flight (process() waited): the engine's close() syncs what is written,
     // then releases the files and the directory lock.
-    std::error_code ec = log_ ? log_->close() : std::error_code{};
-    if (!ec && poisoned_) ec = errc::poisoned;  // the engine does not sync a poisoned log
-    const lsn_t written = commit_.written();
-    if (!poisoned_) {
-        commit_.demand(written);
-        if (commit_.sync_due()) {
-            commit_.sync_started(written);
-            commit_.sync_finished(classify(ec), released_);
-        }
-        if (!ec) {
-            std::lock_guard lk(published_mutex_);
-            published_durable_ = written_pos_;
-        }
+    const std::error_code ec = fsm_.on_close(log_ ? log_->close() : std::error_code{});
+    if (!ec) {
+        std::lock_guard lk(published_mutex_);
+        published_durable_ = written_pos_;
     }
-    if (ec && !poisoned_) poison(ec);
-    for (auto& c : released_) {
-        c.waiter->ec = c.ec;
-        finish(c.waiter);
-    }
-    released_.clear();
+    take_completions();
     // The wal's watermarks before the readers' (as in publish_watermarks): a reader woken by
     // the refresh never holds a record above what written_lsn() says.
-    written_lsn_.store(commit_.written(), std::memory_order_release);
-    if (log_ && !ec) durable_lsn_.store(log_->durable_lsn(), std::memory_order_release);
-    if (log_) {
-        registry_->refresh(*log_);
-        registry_->on_closed();  // waiting readers complete with errc::closed
-    }
+    written_lsn_.store(fsm_.written(), std::memory_order_release);
+    if (log_ && !ec) durable_lsn_.store(log_->engine().durable_lsn(), std::memory_order_release);
+    if (log_) log_->end();  // readers take the last watermarks; waiting ones get errc::closed
     log_.reset();
-    closed_ = true;
     batch_timer_.cancel();
     maintenance_timer_.cancel();
-    r->ec = classify(ec);
+    r->ec = ec;
     finish(r);
     if (!own_writer_thread_) {
         // No writer thread to end them: the sync and spare threads end once they are idle
@@ -789,28 +670,24 @@ void wal_core::close_log(request* r) {
 }
 
 void wal_core::poison(std::error_code ec) {
-    if (!poisoned_) {
-        poisoned_ = true;
-        std::lock_guard lk(published_mutex_);
-        failure_ = ec;
-    }
-    // The waiters were written (their bytes are in the file): they get the failure itself, which
-    // says "in doubt"; errc::poisoned is for appends never written (doc/durability.md).
-    std::error_code failed = classify(ec);
-    if (!failed || failed == errc::poisoned || failed == errc::closed) failed = errc::io_failed;
-    commit_.fail_all(failed, released_);
-    for (auto& c : released_) {
+    fsm_.on_failure(ec);
+    take_completions();
+}
+
+void wal_core::take_completions() {
+    auto& done = fsm_.completions();
+    for (auto& c : done) {
         c.waiter->ec = c.ec;
         finish(c.waiter);
     }
-    released_.clear();
+    done.clear();
 }
 
 void wal_core::finish(request* r) { done_.push_back(r); }
 
 void wal_core::end_step() {
     publish_watermarks();  // before a round starts: readers of written_lsn() see what it covers
-    if (!closed_ && log_) {
+    if (!fsm_.closed() && log_) {
         maybe_start_sync();
         arm_batch_timer();
         maybe_prepare_spare();
@@ -844,19 +721,20 @@ void wal_core::end_step() {
 }
 
 void wal_core::publish_watermarks() {
-    written_lsn_.store(commit_.written(), std::memory_order_release);
-    durable_lsn_.store(commit_.durable(), std::memory_order_release);
+    written_lsn_.store(fsm_.written(), std::memory_order_release);
+    durable_lsn_.store(fsm_.durable(), std::memory_order_release);
     // Readers' watermarks, after the wal's: a reader woken here never holds a record above
     // what written_lsn() and durable_lsn() say.
-    if (log_) registry_->refresh(*log_);
+    if (log_) log_->refresh();
     std::lock_guard lk(published_mutex_);
     published_written_ = written_pos_;
+    if (!failure_) failure_ = fsm_.failure();
 }
 
 void wal_core::maybe_start_sync() {
-    if (poisoned_ || !commit_.sync_due()) return;
-    auto job = std::make_shared<sync_job>(log_->prepare_sync());
-    commit_.sync_started(job->lsn);
+    if (!fsm_.sync_due()) return;
+    auto job = std::make_shared<sync_job>(log_->engine().prepare_sync());
+    fsm_.sync_started(job->lsn);
     const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
     boost::asio::post(sync_ctx_, [self = shared_from_this(), job, covered, guard = writer_work()]() mutable {
@@ -869,16 +747,10 @@ void wal_core::maybe_start_sync() {
 }
 
 void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position covered) {
-    if (log_) log_->sync_done(job, ec);
-    commit_.sync_finished(classify(ec), released_);
-    for (auto& c : released_) {
-        c.waiter->ec = c.ec;
-        finish(c.waiter);
-    }
-    released_.clear();
-    if (ec) {
-        poison(ec);
-    } else {
+    if (log_) log_->engine().sync_done(job, ec);
+    fsm_.on_sync_done(ec);
+    take_completions();
+    if (!ec) {
         std::lock_guard lk(published_mutex_);
         if (covered.lsn > published_durable_.lsn) published_durable_ = covered;
     }
@@ -886,8 +758,8 @@ void wal_core::on_sync_done(const sync_job& job, std::error_code ec, position co
 }
 
 void wal_core::maybe_prepare_spare() {
-    if (poisoned_) return;
-    auto req = log_->spare_needed();
+    if (fsm_.poisoned()) return;
+    auto req = log_->engine().spare_needed();
     if (!req) return;
     spares_in_flight_.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(spare_ctx_, [self = shared_from_this(), req = std::move(*req),
@@ -897,15 +769,15 @@ void wal_core::maybe_prepare_spare() {
         auto* core = self.get();
         boost::asio::post(core->writer_, [self = std::move(self), spare = std::move(spare), ec]() mutable {
             // After close the file stays behind as a temporary; the next open removes it.
-            if (self->log_ && !self->closed_) self->log_->spare_ready(std::move(spare), ec);
+            if (self->log_ && !self->fsm_.closed()) self->log_->engine().spare_ready(std::move(spare), ec);
             self->spares_in_flight_.fetch_sub(1, std::memory_order_release);
         });
     });
 }
 
 void wal_core::arm_batch_timer() {
-    if (batch_timer_armed_ || poisoned_) return;
-    auto at = commit_.sync_deadline();
+    if (batch_timer_armed_) return;
+    auto at = fsm_.timer_at();
     if (!at) return;
     // Never moved: it may fire early (the deadline only moves later), and then re-arms.
     batch_timer_armed_ = true;
@@ -913,16 +785,16 @@ void wal_core::arm_batch_timer() {
     batch_timer_.async_wait(boost::asio::bind_executor(
         writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
             batch_timer_armed_ = false;
-            if (ec || closed_) return;
-            commit_.on_timer(steady::now());
+            if (ec || fsm_.closed()) return;
+            fsm_.on_timer(steady::now());
             end_step();
         }));
 }
 
 void wal_core::arm_maintenance_timer() {
-    if (poisoned_) return;
+    if (fsm_.poisoned()) return;
     std::optional<steady::time_point> at;
-    if (auto due = log_->rotation_due_ns()) {
+    if (auto due = log_->engine().rotation_due_ns()) {
         auto now_ns = system_now_ns();
         at = steady::now() + std::chrono::nanoseconds(*due > now_ns ? *due - now_ns : 0);
     }
@@ -938,24 +810,22 @@ void wal_core::arm_maintenance_timer() {
     maintenance_timer_.expires_at(*at);  // cancels a later one
     maintenance_timer_.async_wait(boost::asio::bind_executor(
         writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec || closed_) return;
+            if (ec || fsm_.closed()) return;
             maintenance_at_.reset();
             on_maintenance();
         }));
 }
 
 void wal_core::on_maintenance() {
-    if (!log_ || poisoned_) return;
+    if (!log_ || fsm_.poisoned()) return;
     const auto now_ns = system_now_ns();
-    std::error_code ec = log_->rotate_if_older_than(now_ns);
+    std::error_code ec = log_->engine().rotate_if_older_than(now_ns);
     if (!ec && cfg_.retention.count() > 0) {
         std::uint64_t deleted = 0;
-        auto files = registry_->lock_files();  // no reader opens a file meanwhile
         ec = log_->apply_retention(now_ns, deleted);
-        if (deleted != 0) registry_->on_segments_changed(*log_);
-        first_lsn_.store(log_->first_lsn(), std::memory_order_release);
+        first_lsn_.store(log_->engine().first_lsn(), std::memory_order_release);
     }
-    if (ec && log_->poisoned()) poison(ec);
+    if (ec && log_->engine().poisoned()) poison(ec);
     end_step();
 }
 

@@ -3,7 +3,7 @@
 //
 //   caller thread: encode the record(s) -> request -> intake (mutex, O(1)) -> post one drain
 //   writer thread: take the whole intake -> write consecutive appends as one group
-//                  (segment_log::append) -> complete or park in the commit_queue
+//                  (segment_log::append) -> writer_fsm: complete, or wait for a round
 //                  -> start an fdatasync round on the sync thread when one is due
 //   sync thread:   run_sync(job) -> post the result back to the writer thread
 //   spare thread:  make_spare(request) -> post the spare back to the writer thread
@@ -16,10 +16,9 @@
 
 #include <noriwal/wal.hpp>
 
-#include <log/segment_log.hpp>
-#include <read/segment_registry.hpp>
-#include <wal/commit_queue.hpp>
+#include <read/served_log.hpp>
 #include <wal/histogram_recorder.hpp>
+#include <wal/writer_fsm.hpp>
 
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -44,17 +43,6 @@ namespace noriwal::detail {
 using steady = std::chrono::steady_clock;
 
 // ------------------------------------------------------------------ requests
-
-enum class request_kind : std::uint8_t {
-    append,
-    append_batch,
-    flush,
-    sync,
-    close,
-    delete_before,
-    truncate,
-    reset
-};
 
 /// One operation of the intake. Created on the caller's thread, owned by the core from
 /// submit() until complete(), then handed to its handler's executor, where deliver() invokes
@@ -193,8 +181,8 @@ private:
     void on_maintenance();
     void close_log(request* r);
     void poison(std::error_code ec);
+    void take_completions();  // finish() what the fsm completed
     void publish_watermarks();
-    bool needs_quiet(const request* r) const noexcept;
 
     wal_config cfg_;
     encode_options encoding_;
@@ -225,13 +213,11 @@ private:
     bool closing_ = false;  // a close was accepted: later requests get errc::closed
 
     // Writer strand state.
-    std::unique_ptr<segment_log> log_;
-    std::shared_ptr<segment_registry> registry_;  // readers' view; hooks in lib/wal/wal_core.cpp
-    commit_queue<request*> commit_;
+    std::unique_ptr<served_log> log_;             // the engine and its readers' registry
+    std::shared_ptr<segment_registry> registry_;  // log_'s, kept for readers after the close
+    writer_fsm<request*> fsm_;         // the writer's decisions; this class carries out its actions
     request* pending_head_ = nullptr;  // taken from the intake, not yet handled, in order
     request* pending_tail_ = nullptr;
-    bool closed_ = false;
-    bool poisoned_ = false;
     position written_pos_;  // last record written (writer's copy)
     // The timers wait on the sync thread's context and complete on the writer strand: so the
     // strand's context (the wal's writer, or the io_executor's) gets no reactor from the wal,
@@ -244,7 +230,7 @@ private:
     std::vector<request*> group_ops_;
     std::vector<std::error_code> results_;
     std::vector<request*> done_;  // completed during this strand step
-    std::vector<commit_queue<request*>::completion> released_;
+    std::vector<writer_fsm<request*>::written_append> written_;
 
     // Published for any thread.
     std::atomic<lsn_t> written_lsn_{0};
@@ -254,7 +240,7 @@ private:
     std::atomic<int> spares_in_flight_{0};
     mutable std::mutex published_mutex_;
     position published_written_, published_durable_;
-    std::error_code failure_;
+    std::error_code failure_;  // fsm_.failure(), published
 
     // Shutdown (state_mutex_).
     std::mutex state_mutex_;

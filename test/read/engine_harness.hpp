@@ -1,7 +1,6 @@
 // A log driven the way the wal drives it, without the wal's threads: the synchronous engine
-// (segment_log) plus the segment registry, with every registry hook called where the wal calls
-// it. Reader tests use it to control exactly when records are written, synced, deleted or
-// truncated.
+// and its segment registry, kept in step by served_log (as in the wal's writer strand). Reader tests use it
+// to control exactly when records are written, synced, deleted or truncated.
 #pragma once
 
 #include <noriwal/config.hpp>
@@ -12,6 +11,7 @@
 #include "log/segment_log.hpp"
 #include "read/reader_core.hpp"
 #include "read/segment_registry.hpp"
+#include "read/served_log.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/system_executor.hpp>
@@ -31,12 +31,10 @@ public:
     void open() {
         recovery_info info;
         std::string why;
-        const auto ec = detail::segment_log::open(cfg_, log_, info, why);
+        const auto ec = detail::served_log::open(cfg_, cfg_, log_, info, why);
         BOOST_TEST_REQUIRE(!ec, "open: " << ec.message() << ": " << why);
         recovery = info;
-        registry_ = std::make_shared<detail::segment_registry>(cfg_, cfg_.fs ? cfg_.fs : posix_file_system());
-        BOOST_TEST_REQUIRE(!registry_->load(*log_));
-        log_->set_recycle_filter([r = registry_.get()](std::uint64_t id) { return r->may_recycle(id); });
+        registry_ = log_->registry();
     }
 
     /// Closes (the registry tells waiting readers) and opens again: what a reopened wal does.
@@ -66,8 +64,7 @@ public:
         std::vector<std::error_code> results(group.size());
         const auto ec = log_->append(group, results);
         BOOST_TEST_REQUIRE(!ec, "append: " << ec.message());
-        registry_->on_appended(*log_, group, results);
-        registry_->refresh(*log_);
+        log_->refresh();
         return pos;
     }
 
@@ -75,37 +72,28 @@ public:
     position put(std::string_view k, std::string_view v) { return append(record::put(k, v)); }
 
     void sync() {
-        BOOST_TEST_REQUIRE(!log_->sync());
-        registry_->refresh(*log_);
+        BOOST_TEST_REQUIRE(!log_->engine().sync());
+        log_->refresh();
     }
 
     std::uint64_t delete_before(const position& p) {
         std::uint64_t n = 0;
-        auto lk = registry_->lock_files();
-        BOOST_TEST_REQUIRE(!log_->delete_segments_before(p, n));
-        registry_->on_segments_changed(*log_);
+        BOOST_TEST_REQUIRE(!log_->delete_before(p, n));
         return n;
     }
 
     std::uint64_t apply_retention(std::uint64_t now_ns) {
         std::uint64_t n = 0;
-        auto lk = registry_->lock_files();
         BOOST_TEST_REQUIRE(!log_->apply_retention(now_ns, n));
-        if (n != 0) registry_->on_segments_changed(*log_);
         return n;
     }
 
-    void truncate_after(lsn_t lsn) {
-        auto lk = registry_->lock_files();
-        BOOST_TEST_REQUIRE(!log_->truncate_after(lsn));
-        registry_->on_truncated(*log_, lsn);
-    }
+    void truncate_after(lsn_t lsn) { BOOST_TEST_REQUIRE(!log_->truncate_after(lsn)); }
 
     void close() {
         if (!log_) return;
         (void)log_->close();
-        registry_->refresh(*log_);
-        registry_->on_closed();
+        log_->end();
         log_.reset();
     }
 
@@ -116,14 +104,14 @@ public:
             std::make_shared<detail::reader_core>(registry_, std::move(opts), std::move(ex)));
     }
 
-    detail::segment_log& log() { return *log_; }
+    detail::segment_log& log() { return log_->engine(); }
     detail::segment_registry& registry() { return *registry_; }
     const wal_config& config() const { return cfg_; }
     recovery_info recovery;
 
 private:
     wal_config cfg_;
-    std::unique_ptr<detail::segment_log> log_;
+    std::unique_ptr<detail::served_log> log_;
     std::shared_ptr<detail::segment_registry> registry_;
 };
 

@@ -27,12 +27,13 @@ BOOST_AUTO_TEST_SUITE(commit_queue)
 
 BOOST_AUTO_TEST_CASE(one_fsync_completes_every_append_it_covers) {
     queue q(fsync_policy::always());
-    q.on_written(3, 3, t0);
+    q.on_written(3, t0);
     BOOST_TEST((q.wait(1, 10) == wait_result::queued));
     BOOST_TEST((q.wait(2, 20) == wait_result::queued));
     BOOST_TEST((q.wait(3, 30) == wait_result::queued));
     BOOST_TEST(q.sync_due());
-    BOOST_TEST(q.sync_started(q.written()) == 3u);
+    q.sync_started(q.written());
+    BOOST_TEST(q.in_flight() == 3u);
     BOOST_TEST(!q.sync_due());  // one round at a time
     std::vector<queue::completion> done;
     q.sync_finished({}, done);
@@ -45,12 +46,12 @@ BOOST_AUTO_TEST_CASE(one_fsync_completes_every_append_it_covers) {
 
 BOOST_AUTO_TEST_CASE(appends_written_during_a_round_wait_for_the_next_one) {
     queue q(fsync_policy::always());
-    q.on_written(2, 2, t0);
+    q.on_written(2, t0);
     q.wait(1, 1);
     q.wait(2, 2);
     q.sync_started(q.written());
     // The strand keeps writing while the round is in flight.
-    q.on_written(5, 3, t0);
+    q.on_written(5, t0);
     q.wait(3, 3);
     q.wait(4, 4);
     q.wait(5, 5);
@@ -59,12 +60,36 @@ BOOST_AUTO_TEST_CASE(appends_written_during_a_round_wait_for_the_next_one) {
     q.sync_finished({}, done);
     BOOST_TEST(waiters_of(done) == (std::vector<int>{1, 2}));
     BOOST_TEST(q.sync_due());
-    BOOST_TEST(q.sync_started(q.written()) == 3u);  // the second round covers the three others
-    BOOST_TEST(q.in_flight() == 5u);
+    q.sync_started(q.written());
+    BOOST_TEST(q.in_flight() == 5u);  // the second round covers the three others
     done.clear();
     q.sync_finished({}, done);
     BOOST_TEST(waiters_of(done) == (std::vector<int>{3, 4, 5}));
     BOOST_TEST(q.durable() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_sync_by_the_log_itself_completes_every_waiter_without_a_round) {
+    // The engine's close() syncs what is written: the queue takes it as covering everything.
+    queue q(fsync_policy::always());
+    q.on_written(3, t0);
+    q.wait(2, 2);
+    q.wait(3, 3);
+    std::vector<queue::completion> done;
+    q.synced_all({}, done);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3}));
+    for (const auto& c : done) BOOST_TEST(!c.ec);
+    BOOST_TEST(q.durable() == 3u);
+    BOOST_TEST(!q.sync_due());
+
+    queue failing(fsync_policy::always());
+    failing.on_written(1, t0);
+    failing.wait(1, 1);
+    done.clear();
+    failing.synced_all(make_error_code(errc::io_failed), done);
+    BOOST_TEST_REQUIRE(done.size() == 1u);
+    BOOST_TEST(done[0].ec == make_error_code(errc::io_failed));
+    BOOST_TEST(failing.poisoned());
+    BOOST_TEST(failing.durable() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_waiter_already_durable_completes_at_once) {
@@ -80,11 +105,11 @@ BOOST_AUTO_TEST_CASE(a_waiter_already_durable_completes_at_once) {
 // which says "never written").
 BOOST_AUTO_TEST_CASE(a_failed_fsync_fails_every_waiter_with_the_failure_and_poisons_the_queue) {
     queue q(fsync_policy::always());
-    q.on_written(2, 2, t0);
+    q.on_written(2, t0);
     q.wait(1, 1);
     q.wait(2, 2);
     q.sync_started(2);
-    q.on_written(3, 1, t0);
+    q.on_written(3, t0);
     q.wait(3, 3);
     std::vector<queue::completion> done;
     q.sync_finished(make_error_code(errc::io_failed), done);
@@ -95,7 +120,7 @@ BOOST_AUTO_TEST_CASE(a_failed_fsync_fails_every_waiter_with_the_failure_and_pois
     BOOST_TEST(q.poisoned());
     BOOST_TEST(q.durable() == 0u);  // a failed round never advances the durable watermark
     // Nothing is acknowledged after the failure, even a later retry.
-    q.on_written(4, 1, t0);
+    q.on_written(4, t0);
     BOOST_TEST((q.wait(4, 4) == wait_result::poisoned));
     q.demand(4);
     BOOST_TEST(!q.sync_due());
@@ -103,7 +128,7 @@ BOOST_AUTO_TEST_CASE(a_failed_fsync_fails_every_waiter_with_the_failure_and_pois
 
 BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_waiter) {
     queue q(fsync_policy::always());
-    q.on_written(2, 2, t0);
+    q.on_written(2, t0);
     q.wait(1, 1);
     q.wait(2, 2);
     std::vector<queue::completion> done;
@@ -116,8 +141,8 @@ BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_waiter) {
 BOOST_AUTO_TEST_CASE(batch_deadline_follows_the_oldest_unsynced_write) {
     queue q(fsync_policy::batch(5ms));
     BOOST_TEST(!q.sync_deadline());
-    q.on_written(1, 1, t0);
-    q.on_written(2, 1, t0 + 1ms);  // a later write does not move the deadline
+    q.on_written(1, t0);
+    q.on_written(2, t0 + 1ms);  // a later write does not move the deadline
     BOOST_TEST_REQUIRE(q.sync_deadline().has_value());
     BOOST_TEST((*q.sync_deadline() == t0 + 5ms));
     q.on_timer(t0 + 4ms);
@@ -128,7 +153,7 @@ BOOST_AUTO_TEST_CASE(batch_deadline_follows_the_oldest_unsynced_write) {
     q.sync_started(q.written());
     BOOST_TEST(!q.sync_deadline());
     // Written during the round: a new deadline counts from this write.
-    q.on_written(3, 1, t0 + 6ms);
+    q.on_written(3, t0 + 6ms);
     BOOST_TEST((*q.sync_deadline() == t0 + 11ms));
     std::vector<queue::completion> done;
     q.sync_finished({}, done);
@@ -144,11 +169,11 @@ BOOST_AUTO_TEST_CASE(batch_deadline_follows_the_oldest_unsynced_write) {
 // Issue 17, item 5: a slow fdatasync must not let the acknowledged-but-not-durable window grow.
 BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_appends) {
     queue q(fsync_policy::batch(5ms));
-    q.on_written(1, 1, t0);
+    q.on_written(1, t0);
     q.on_timer(t0 + 5ms);
     BOOST_TEST(q.sync_due());
     q.sync_started(1);  // covers LSN 1; it is slow
-    q.on_written(2, 1, t0 + 6ms);
+    q.on_written(2, t0 + 6ms);
     BOOST_TEST(!q.window_exceeded(t0 + 10ms));  // LSN 2's window is not over yet
     BOOST_TEST(q.window_exceeded(t0 + 11ms));   // it is, and no round can start for it
     q.on_timer(t0 + 11ms);
@@ -160,7 +185,7 @@ BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_
     BOOST_TEST(!q.window_exceeded(t0 + 20ms));  // everything written is covered
     // Without a round in flight a passed deadline only demands a round.
     q.sync_finished({}, done);
-    q.on_written(3, 1, t0 + 30ms);
+    q.on_written(3, t0 + 30ms);
     BOOST_TEST(!q.window_exceeded(t0 + 40ms));
 }
 
@@ -169,10 +194,10 @@ BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_
 // (handlers on one strand would run out of LSN order; api_test/order found it under TSan).
 BOOST_AUTO_TEST_CASE(appends_after_held_ones_are_held_until_those_are_durable) {
     queue q(fsync_policy::batch(5ms));
-    q.on_written(1, 1, t0);
+    q.on_written(1, t0);
     q.on_timer(t0 + 5ms);
     q.sync_started(1);  // slow
-    q.on_written(2, 1, t0 + 6ms);
+    q.on_written(2, t0 + 6ms);
     BOOST_TEST_REQUIRE(q.holding(t0 + 11ms));
     BOOST_TEST((q.wait(2, 2) == wait_result::queued));
     q.held(2);
@@ -180,7 +205,7 @@ BOOST_AUTO_TEST_CASE(appends_after_held_ones_are_held_until_those_are_durable) {
     q.sync_finished({}, done);  // covers LSN 1 only
     BOOST_TEST(done.empty());
     q.sync_started(2);  // the round for LSN 2, in flight
-    q.on_written(3, 1, t0 + 12ms);
+    q.on_written(3, t0 + 12ms);
     BOOST_TEST(!q.window_exceeded(t0 + 12ms));  // LSN 3's window is not over
     BOOST_TEST(q.holding(t0 + 12ms));           // but LSN 2 still waits: 3 waits behind it
     BOOST_TEST((q.wait(3, 3) == wait_result::queued));
@@ -197,7 +222,7 @@ BOOST_AUTO_TEST_CASE(appends_after_held_ones_are_held_until_those_are_durable) {
 
 BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
     queue q(fsync_policy::os());
-    q.on_written(10, 10, t0);
+    q.on_written(10, t0);
     BOOST_TEST(!q.sync_deadline());
     q.on_timer(t0 + 1h);
     BOOST_TEST(!q.sync_due());
@@ -212,7 +237,7 @@ BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {
 
 BOOST_AUTO_TEST_CASE(truncation_completes_waiters_below_it_and_fails_those_above) {
     queue q(fsync_policy::always());
-    q.on_written(6, 6, t0);
+    q.on_written(6, t0);
     q.wait(2, 2);
     q.wait(6, 6);
     std::vector<queue::completion> done;
@@ -223,7 +248,7 @@ BOOST_AUTO_TEST_CASE(truncation_completes_waiters_below_it_and_fails_those_above
     BOOST_TEST(q.durable() == 3u);
     BOOST_TEST(q.written() == 3u);
     BOOST_TEST(!q.sync_due());
-    q.on_written(4, 1, t0);  // the next append gets 4 again
+    q.on_written(4, t0);  // the next append gets 4 again
     BOOST_TEST((q.wait(4, 4) == wait_result::queued));
 }
 

@@ -2,8 +2,8 @@
 // segment registry.
 #include <noriwal/wal.hpp>
 
-#include "read/reader_core.hpp"
-#include "wal/wal_core.hpp"
+#include <read/reader_core.hpp>
+#include <wal/wal_core.hpp>
 
 #include <system_error>
 
