@@ -32,23 +32,23 @@ bool is_expired(const record_view& rv, std::uint64_t now_ns) noexcept {
 lsn_t walk_headers(std::span<const std::byte> bytes, std::uint64_t id, std::uint32_t limit,
                    std::uint64_t& off, lsn_t cur, lsn_t target, bool resync, segment_slot* samples) {
     std::uint64_t last_sample = off;
-    while (cur < target && off < bytes.size()) {
+    record_walker w(bytes, id, limit, off);
+    while (cur < target && !w.at_end()) {
         record_view rv;
-        const auto st = decode_record_header(bytes.subspan(off), id, limit, rv);
+        const auto st = w.decode_header(rv);
         if (st != decode_status::ok || rv.lsn < cur || rv.lsn > target) {
-            if (!resync) break;
-            const std::uint64_t found =
-                find_record_in_range(bytes, id, limit, off + record_alignment, cur, target, rv);
-            if (found >= bytes.size()) break;
-            off = found;
+            // `off` stays at the record that did not decode.
+            if (!resync || !w.find_in_range(off + record_alignment, cur, target, rv)) return cur;
         }
+        off = w.offset();
         if (rv.lsn == target) return target;
         if (samples != nullptr && off >= last_sample + segment_slot::sample_every) {
             samples->add_sample(rv.lsn, off);
             last_sample = off;
         }
         cur = rv.lsn + 1;
-        off += rv.size;
+        w.advance(rv);
+        off = w.offset();
     }
     return cur;
 }
@@ -336,8 +336,8 @@ std::optional<entry> reader_core::try_next_in_view(std::error_code& ec) {
         }
 
         record_view rv;
-        const auto bytes = map_->bytes().subspan(offset_, seg_end_ - offset_);
-        const auto st = decode_record(bytes, seg_id_, decode_limit(), rv);
+        const auto st =
+            record_walker(map_->bytes().first(seg_end_), seg_id_, decode_limit(), offset_).decode(rv);
         if (st == decode_status::ok && rv.lsn == expected_) {
             const std::uint64_t at = offset_;
             if (!pass_record(rv, now)) continue;
@@ -425,9 +425,7 @@ std::error_code reader_core::seek(const position& p) {
             return ec == std::errc::no_such_file_or_directory ? make_error_code(errc::not_found) : ec;
         record_view rv;
         const auto bytes = m->bytes();
-        if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= bytes.size() ||
-            decode_record(bytes.subspan(p.offset), p.segment_id, decode_limit(), rv) != decode_status::ok ||
-            rv.lsn != p.lsn) {
+        if (!decode_at(bytes, p.segment_id, decode_limit(), p.offset, p.lsn, rv)) {
             restore(std::move(saved));
             return errc::not_found;
         }
@@ -452,10 +450,7 @@ std::error_code reader_core::seek(const position& p) {
     if (auto ec = registry_->open_map(loc.slot, m)) return ec;
     const std::uint64_t end = std::min<std::uint64_t>(loc.end, m->bytes().size());
     record_view rv;
-    if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= end ||
-        decode_record(m->bytes().subspan(p.offset, end - p.offset), p.segment_id, decode_limit(), rv) !=
-            decode_status::ok ||
-        rv.lsn != p.lsn)
+    if (!decode_at(m->bytes().first(end), p.segment_id, decode_limit(), p.offset, p.lsn, rv))
         return errc::not_found;
     sticky_.clear();
     at_start_ = false;
@@ -498,10 +493,7 @@ std::optional<entry> reader_core::read_at(const position& p, std::error_code& ec
         end = m->bytes().size();
     }
     record_view rv;
-    if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= end ||
-        decode_record(m->bytes().subspan(p.offset, end - p.offset), p.segment_id, decode_limit(), rv) !=
-            decode_status::ok ||
-        rv.lsn != p.lsn) {
+    if (!decode_at(m->bytes().first(end), p.segment_id, decode_limit(), p.offset, p.lsn, rv)) {
         ec = errc::not_found;
         return std::nullopt;
     }
@@ -735,8 +727,9 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
         }
         const auto bytes = map_->bytes();
         record_view rv;
-        decode_status st = decode_status::short_header;
-        if (offset_ < bytes.size()) st = decode_record(bytes.subspan(offset_), seg_id_, decode_limit(), rv);
+        const decode_status st = offset_ < bytes.size()
+                                     ? record_walker(bytes, seg_id_, decode_limit(), offset_).decode(rv)
+                                     : decode_status::short_header;
         if (st == decode_status::ok && rv.lsn == expected_) {
             const std::uint64_t at = offset_;
             if (!pass_record(rv, now)) continue;
