@@ -11,7 +11,7 @@
 
 #include <noriwal/wal.hpp>
 
-#include "wal/wal_core.hpp"
+#include "internal/wal.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

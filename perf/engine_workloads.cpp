@@ -4,7 +4,7 @@
 
 #include <noriwal/error.hpp>
 
-#include "log/segment_log.hpp"
+#include "internal/log.hpp"
 
 #include <stdexcept>
 #include <string>

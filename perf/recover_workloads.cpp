@@ -13,7 +13,7 @@
 
 #include <noriwal/wal.hpp>
 
-#include "log/segment_log.hpp"
+#include "internal/log.hpp"
 
 #include <boost/asio/io_context.hpp>
 

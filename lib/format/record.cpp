@@ -24,17 +24,7 @@ constexpr std::size_t prefetch_distance = 2048;
 constexpr std::size_t cache_line = 64;
 
 // Offsets of the record header fields.
-namespace field {
-constexpr std::size_t header_crc = 0;
-constexpr std::size_t payload_crc = 4;
-constexpr std::size_t lsn = 8;
-constexpr std::size_t body_len = 16;
-constexpr std::size_t key_len = 20;
-constexpr std::size_t type = 24;
-constexpr std::size_t flags = 25;
-constexpr std::size_t reserved = 26;
-constexpr std::size_t synced_gap = 28;
-}  // namespace field
+namespace field = record_field;
 
 constexpr std::size_t expiry_size = 8;
 constexpr std::size_t raw_len_size = 4;

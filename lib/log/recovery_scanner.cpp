@@ -19,159 +19,16 @@ namespace {
 // Recovery decodes with the format's own limit, not the configured max_record_size: a record
 // that its writer accepted stays readable after the limit is lowered. Lengths are still checked
 // against the bytes that remain, and nothing is allocated.
-constexpr std::uint32_t decode_limit = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t decode_limit = any_record_size;
 constexpr std::uint64_t before_all = std::numeric_limits<std::uint64_t>::max();
 
-// Offsets of the record header fields used by the cheap checks (format.hpp has the layout).
-constexpr std::size_t lsn_at = 8;
-constexpr std::size_t body_len_at = 16;
-constexpr std::size_t key_len_at = 20;
-constexpr std::size_t type_at = 24;
-constexpr std::size_t flags_at = 25;
-constexpr std::size_t reserved_at = 26;
-
 std::string file_of(std::uint64_t id) { return segment_file_name(id); }
-
-// Offset just past the last non-zero byte of bytes[from, to), or 0 if they are all zero.
-std::uint64_t nonzero_end(std::span<const std::byte> bytes, std::uint64_t from, std::uint64_t to) noexcept {
-    while (to > from && bytes[to - 1] == std::byte{0}) --to;
-    return to > from ? to : 0;
-}
 
 bool all_zero(std::span<const std::byte> bytes) noexcept {
     return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
 }
 
-// The shape of a record header, without its CRC: what garbage rarely has, checked before
-// spending a CRC on a candidate.
-bool header_shape_ok(const std::byte* h) noexcept {
-    const auto type = std::to_integer<std::uint8_t>(h[type_at]);
-    const auto flags = std::to_integer<std::uint8_t>(h[flags_at]);
-    return type >= 1 && type <= 4 && (flags & ~flag::known) == 0 && le::load_u16(h + reserved_at) == 0 &&
-           le::load_u64(h + lsn_at) != 0 && le::load_u32(h + key_len_at) <= le::load_u32(h + body_len_at);
-}
-
-// Solves masked_crc(id ++ header[4, 32)) == header_crc for the segment id. CRC32C is affine
-// over GF(2): crc(id ++ rest) = crc(0 ++ rest) ^ L(id) with L linear, and L restricted to
-// 32-bit ids is a bijection (multiplication by a power of x modulo the generator). The basis
-// below inverts it once; each solve is then one CRC and 32 steps.
-class segment_id_solver {
-public:
-    segment_id_solver() noexcept {
-        std::byte buf[record_header_size + 4] = {};
-        const std::uint32_t c0 = crc32c_extend(0, buf, sizeof buf);
-        for (unsigned i = 0; i < 32; ++i) {
-            le::store_u64(buf, std::uint64_t{1} << i);
-            std::uint32_t v = crc32c_extend(0, buf, sizeof buf) ^ c0;
-            std::uint32_t x = 1u << i;
-            for (int p = 31; p >= 0; --p) {
-                if (((v >> p) & 1u) == 0) continue;
-                if (!has_[p]) {
-                    value_[p] = v;
-                    input_[p] = x;
-                    has_[p] = true;
-                    break;
-                }
-                v ^= value_[p];
-                x ^= input_[p];
-            }
-        }
-    }
-
-    // The 32-bit id whose header CRC the header carries, if there is one.
-    bool solve(const std::byte* h, std::uint32_t& id) const noexcept {
-        std::byte zeros[8] = {};
-        const std::uint32_t rest = crc32c_extend(crc32c_extend(0, zeros, 8), h + 4, record_header_size - 4);
-        std::uint32_t d = unmask_crc(le::load_u32(h)) ^ rest;
-        std::uint32_t x = 0;
-        for (int p = 31; p >= 0; --p) {
-            if (((d >> p) & 1u) == 0) continue;
-            if (!has_[p]) return false;
-            d ^= value_[p];
-            x ^= input_[p];
-        }
-        id = x;
-        return true;
-    }
-
-private:
-    std::uint32_t value_[32] = {};
-    std::uint32_t input_[32] = {};
-    bool has_[32] = {};
-};
-
-// What lies in bytes[from, end of segment) up to the next record that decodes under the
-// segment id.
-struct survey_result {
-    std::uint64_t next = 0;           // offset of that record, or the segment's size
-    bool nonzero = false;             // some byte in [from, next) is not zero
-    std::uint64_t first_nonzero = 0;  // offset of the first such byte
-    std::uint64_t nonzero_end = 0;    // offset past the last such byte
-    bool stale = false;               // a stale record header lies in [from, next)
-};
-
-survey_result survey(std::span<const std::byte> bytes, std::uint64_t segment_id, lsn_t base_lsn,
-                     std::uint64_t from) noexcept {
-    survey_result r;
-    const std::uint64_t size = bytes.size();
-    const std::byte* p = bytes.data();
-    r.nonzero_end = from;
-    for (std::uint64_t o = from; o < size; o += record_alignment) {
-        if (size - o >= 16) {
-            // Fast path over zeros: a record starts with non-zero CRCs or a non-zero LSN.
-            const std::uint64_t w = le::load_u64(p + o);
-            if (w == 0 && le::load_u64(p + o + 8) == 0) continue;
-            if (size - o >= record_header_size && header_shape_ok(p + o)) {
-                record_view rv;
-                if (decode_record(bytes.subspan(o), segment_id, decode_limit, rv) == decode_status::ok) {
-                    r.next = o;
-                    return r;
-                }
-                if (!r.stale &&
-                    is_stale_record_header(bytes.subspan(o, record_header_size), segment_id, base_lsn))
-                    r.stale = true;
-            }
-            if (w == 0) continue;
-            if (!r.nonzero) {
-                r.nonzero = true;
-                r.first_nonzero = o + static_cast<unsigned>(std::countr_zero(w)) / 8;
-            }
-            r.nonzero_end = o + 8 - static_cast<unsigned>(std::countl_zero(w)) / 8;
-        } else {
-            const std::uint64_t e = nonzero_end(bytes, o, std::min<std::uint64_t>(size, o + 8));
-            if (e == 0) continue;
-            if (!r.nonzero) {
-                r.nonzero = true;
-                std::uint64_t f = o;
-                while (bytes[f] == std::byte{0}) ++f;
-                r.first_nonzero = f;
-            }
-            r.nonzero_end = e;
-        }
-    }
-    r.next = size;
-    return r;
-}
-
 }  // namespace
-
-std::uint64_t find_next_record(std::span<const std::byte> bytes, std::uint64_t segment_id,
-                               std::uint64_t from) noexcept {
-    return survey(bytes, segment_id, 0, std::min<std::uint64_t>(from, bytes.size())).next;
-}
-
-bool is_stale_record_header(std::span<const std::byte> h, std::uint64_t segment_id, lsn_t base_lsn) noexcept {
-    if (h.size() < record_header_size || segment_id <= 1 || !header_shape_ok(h.data())) return false;
-    if (base_lsn != 0 && le::load_u64(h.data() + lsn_at) >= base_lsn) return false;
-    static const segment_id_solver solver;
-    std::uint32_t id = 0;
-    if (!solver.solve(h.data(), id) || id == 0 || id >= segment_id) return false;
-    // Confirm with the CRC as the format computes it.
-    std::byte seed[8];
-    le::store_u64(seed, id);
-    const std::uint32_t c = crc32c_extend(crc32c_extend(0, seed, 8), h.data() + 4, record_header_size - 4);
-    return mask_crc(c) == le::load_u32(h.data());
-}
 
 // ------------------------------------------------------------------------ damage bookkeeping
 
@@ -323,8 +180,9 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
             from = size;
         } else {
             record_view rv;
-            const auto rest = bytes.subspan(off);
-            switch (decode_record(rest, s.id, decode_limit, rv)) {
+            const record_walker at(bytes, s.id, decode_limit, off);
+            const auto rest = at.rest();
+            switch (at.decode(rv)) {
                 case decode_status::ok:
                     if (rv.lsn != 0) {
                         s.data_end = std::max(s.data_end, nonzero_end(bytes, off, off + rv.size));
@@ -378,7 +236,7 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
         }
         from = std::min(from, size);
         s.data_end = std::max(s.data_end, nonzero_end(bytes, off, from));
-        const survey_result r = survey(bytes, s.id, s.header_ok ? s.base_lsn : 0, from);
+        const gap_survey r = survey_gap(bytes, s.id, s.header_ok ? s.base_lsn : 0, from);
         if (r.nonzero) s.data_end = std::max(s.data_end, r.nonzero_end);
 
         if (r.next < size) {
@@ -401,7 +259,7 @@ void recovery_scanner::scan_records(std::span<const std::byte> bytes) {
         // expected here, as the torn header of this segment's next record would. (A header
         // torn right after its first 8 bytes still reads as stale: an unsynced record is lost
         // either way, only the report differs; see doc/durability.md.)
-        if (maybe_stale && r.stale && le::load_u64(bytes.data() + off + lsn_at) != expected_)
+        if (maybe_stale && r.stale && record_header_fields(bytes.data() + off).lsn() != expected_)
             sp.why = cause::stale;
         sp.junk_after = r.nonzero;
         sp.first_nonzero = r.nonzero ? r.first_nonzero : size;

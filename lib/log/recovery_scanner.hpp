@@ -36,7 +36,7 @@
 #include <noriwal/detail/format.hpp>
 #include <noriwal/recovery_info.hpp>
 
-#include "log/segment_log.hpp"
+#include "format/record_walk.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -161,16 +161,5 @@ private:
     std::optional<close_marker> closed_;  // the log was closed cleanly there
     std::uint64_t surveyed_records_ = 0;  // valid records seen after the cut (cutting modes)
 };
-
-/// Offset of the first record at or after `from` (a multiple of 8) that decodes under
-/// `segment_id`, or bytes.size() if there is none.
-std::uint64_t find_next_record(std::span<const std::byte> bytes, std::uint64_t segment_id,
-                               std::uint64_t from) noexcept;
-
-/// True when the 32-byte record header `h` was framed for an older segment than `segment_id`
-/// (its CRC holds for some id in [1, segment_id)) and names an LSN below `base_lsn` (0: not
-/// checked): bytes of a recycled file's earlier life. Solves the CRC for the id (CRC32C is
-/// affine in its input bits), so the cost is one CRC, not one per candidate id.
-bool is_stale_record_header(std::span<const std::byte> h, std::uint64_t segment_id, lsn_t base_lsn) noexcept;
 
 }  // namespace noriwal::detail

@@ -56,7 +56,9 @@ bool is_engine_temp(std::string_view name) {
            (name.starts_with(spare_prefix) || name.starts_with(truncate_prefix));
 }
 
-std::uint32_t body_len_of(const encoded_record& r) noexcept { return le::load_u32(r.bytes.data() + 16); }
+std::uint32_t body_len_of(const encoded_record& r) noexcept {
+    return record_header_fields(r.bytes.data()).body_len();
+}
 
 }  // namespace
 
@@ -788,22 +790,17 @@ std::error_code segment_log::cut_after(lsn_t lsn, bool empties) {
         if (!ec) ec = rf->map(std::min(file_size, holder.written), region);
         if (ec) return ec;  // nothing changed yet: the log stays usable
         const auto bytes = region->bytes();
-        std::uint64_t off = segment_header_size;
-        while (!empties && off < bytes.size()) {
-            record_view rv;
-            if (decode_record(bytes.subspan(off), holder.id, std::numeric_limits<std::uint32_t>::max(), rv) !=
-                decode_status::ok) {
-                off = find_next_record(bytes, holder.id, off + record_alignment);  // salvaged damage stays
-                continue;
-            }
+        record_walker w(bytes, holder.id);  // salvaged damage stays: the walk steps over it
+        record_view rv;
+        while (!empties && w.next_salvaged(rv)) {
             if (rv.lsn > lsn) break;
             ++kept_records;
             if (kept_first == 0) kept_first = rv.lsn;
             kept_last = rv.lsn;
-            kept_last_offset = off;
+            kept_last_offset = w.offset();
             kept_last_type = rv.type;
-            off += rv.size;
-            keep_end = off;
+            w.advance(rv);
+            keep_end = w.offset();
         }
     }
 

@@ -50,13 +50,6 @@ struct segment_info {
     std::filesystem::path path;
 };
 
-/// An LSN range [first, last] that holds no record (skip_corrupted recovery skipped it).
-struct lsn_range {
-    lsn_t first = 0;
-    lsn_t last = 0;
-    friend bool operator==(const lsn_range&, const lsn_range&) = default;
-};
-
 /// Files that must be fdatasync'd (and whether the directory must be fsync'd) to make
 /// everything written so far durable. Built on the writer's thread by prepare_sync(), run on
 /// any thread by run_sync(), completed on the writer's thread by sync_done(). It holds

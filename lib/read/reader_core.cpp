@@ -32,67 +32,37 @@ bool is_expired(const record_view& rv, std::uint64_t now_ns) noexcept {
 lsn_t walk_headers(std::span<const std::byte> bytes, std::uint64_t id, std::uint32_t limit,
                    std::uint64_t& off, lsn_t cur, lsn_t target, bool resync, segment_slot* samples) {
     std::uint64_t last_sample = off;
-    while (cur < target && off < bytes.size()) {
+    record_walker w(bytes, id, limit, off);
+    while (cur < target && !w.at_end()) {
         record_view rv;
-        const auto st = decode_record_header(bytes.subspan(off), id, limit, rv);
+        const auto st = w.decode_header(rv);
         if (st != decode_status::ok || rv.lsn < cur || rv.lsn > target) {
-            if (!resync) break;
-            const std::uint64_t found =
-                find_record_in_range(bytes, id, limit, off + record_alignment, cur, target, rv);
-            if (found >= bytes.size()) break;
-            off = found;
+            // `off` stays at the record that did not decode.
+            if (!resync || !w.find_in_range(off + record_alignment, cur, target, rv)) return cur;
         }
+        off = w.offset();
         if (rv.lsn == target) return target;
         if (samples != nullptr && off >= last_sample + segment_slot::sample_every) {
             samples->add_sample(rv.lsn, off);
             last_sample = off;
         }
         cur = rv.lsn + 1;
-        off += rv.size;
+        w.advance(rv);
+        off = w.offset();
     }
     return cur;
 }
 
 }  // namespace
 
-struct reader_core::cursor_state {
-    std::shared_ptr<const segment_map> map;
-    std::uint64_t seg_id, seg_generation, seg_end;
-    bool seg_sealed;
-    lsn_t seg_next_base;
-    std::uint64_t offset;
-    bool offset_known;
-    lsn_t expected, last;
-    std::uint64_t last_offset;
-    std::error_code sticky;
-    bool at_start;
-};
+reader_core::cursor_state reader_core::save() const { return cur_; }
 
-reader_core::cursor_state reader_core::save() const {
-    return {map_,          seg_id_,   seg_generation_, seg_end_,     seg_sealed_, seg_next_base_, offset_,
-            offset_known_, expected_, last_,           last_offset_, sticky_,     at_start_};
-}
-
-void reader_core::restore(cursor_state s) {
-    map_ = std::move(s.map);
-    seg_id_ = s.seg_id;
-    seg_generation_ = s.seg_generation;
-    seg_end_ = s.seg_end;
-    seg_sealed_ = s.seg_sealed;
-    seg_next_base_ = s.seg_next_base;
-    offset_ = s.offset;
-    offset_known_ = s.offset_known;
-    expected_ = s.expected;
-    last_ = s.last;
-    last_offset_ = s.last_offset;
-    sticky_ = s.sticky;
-    at_start_ = s.at_start;
-}
+void reader_core::restore(cursor_state s) { cur_ = std::move(s); }
 
 void reader_core::drop_segment() noexcept {
-    map_.reset();
-    seg_sealed_ = false;
-    seg_end_ = 0;
+    cur_.map.reset();
+    cur_.seg_sealed = false;
+    cur_.seg_end = 0;
 }
 
 reader_core::reader_core(reader_options opts, boost::asio::any_io_executor ex)
@@ -139,17 +109,17 @@ entry reader_core::make_entry(const record_view& rv, const std::shared_ptr<const
 }
 
 bool reader_core::pass_record(const record_view& rv, std::uint64_t now_ns) noexcept {
-    last_offset_ = offset_;
-    offset_ += rv.size;
-    last_ = rv.lsn;
-    expected_ = rv.lsn + 1;
-    at_start_ = false;
+    cur_.last_offset = cur_.offset;
+    cur_.offset += rv.size;
+    cur_.last = rv.lsn;
+    cur_.expected = rv.lsn + 1;
+    cur_.at_start = false;
     return !(opts_.skip_expired && is_expired(rv, now_ns));
 }
 
 position reader_core::tell() const noexcept {
-    if (!offset_known_) return {0, 0, expected_};
-    return {seg_id_, offset_, expected_};
+    if (!cur_.offset_known) return {0, 0, cur_.expected};
+    return {cur_.seg_id, cur_.offset, cur_.expected};
 }
 
 std::optional<entry> reader_core::try_next(std::error_code& ec) {
@@ -194,10 +164,11 @@ void reader_core::refresh_snapshot() {
     first_ = s.first;
     if (s.epoch != epoch_) {
         epoch_ = s.epoch;
-        if (!at_start_ && last_ > s.truncated_to && !sticky_) {
-            sticky_ = errc::truncated;
-        } else if (map_ && !registry_->current(seg_id_, seg_generation_).slot &&
-                   (registry_->current_generation(seg_id_) != 0 || map_->slot->base_lsn > s.truncated_to)) {
+        if (!cur_.at_start && cur_.last > s.truncated_to && !cur_.sticky) {
+            cur_.sticky = errc::truncated;
+        } else if (cur_.map && !registry_->current(cur_.seg_id, cur_.seg_generation).slot &&
+                   (registry_->current_generation(cur_.seg_id) != 0 ||
+                    cur_.map->slot->base_lsn > s.truncated_to)) {
             // truncate_after replaced our segment's file by a copy of its prefix (the offset
             // stays valid: the prefix is the same bytes; the mapping does not), or removed
             // the segment we were about to start. A segment merely deleted by garbage
@@ -205,26 +176,26 @@ void reader_core::refresh_snapshot() {
             drop_segment();
         }
     }
-    if (at_start_ && expected_ != first_) {
+    if (cur_.at_start && cur_.expected != first_) {
         // Nothing returned since seek_start: follow the start of the log (deletion moves it).
         drop_segment();
-        offset_known_ = false;
-        expected_ = first_;
-        last_ = first_ - 1;
+        cur_.offset_known = false;
+        cur_.expected = first_;
+        cur_.last = first_ - 1;
     }
     limit_ = visible(s);
     written_ = s.written;
 }
 
-// Locates the segment that holds expected_ (<= limit_), maps it and finds the offset.
+// Locates the segment that holds cur_.expected (<= limit_), maps it and finds the offset.
 std::error_code reader_core::enter_segment() {
     for (int attempt = 0; attempt < 8; ++attempt) {
-        if (has_skipped_ && registry_->is_skipped(expected_))
-            expected_ = registry_->next_present_lsn(expected_);
-        const segment_location loc = registry_->locate(expected_);
-        if (!loc.slot || expected_ < first_) {
-            sticky_ = errc::not_found;  // deleted before this reader mapped it
-            return sticky_;
+        if (has_skipped_ && registry_->is_skipped(cur_.expected))
+            cur_.expected = registry_->next_present_lsn(cur_.expected);
+        const segment_location loc = registry_->locate(cur_.expected);
+        if (!loc.slot || cur_.expected < first_) {
+            cur_.sticky = errc::not_found;  // deleted before this reader mapped it
+            return cur_.sticky;
         }
         std::shared_ptr<const segment_map> m;
         const std::error_code ec = registry_->open_map(loc.slot, m);
@@ -232,31 +203,32 @@ std::error_code reader_core::enter_segment() {
             // Retired between locate and open (deleted, or replaced by truncate_after): the
             // registry already says what replaced it.
             refresh_snapshot();
-            if (sticky_) return sticky_;
+            if (cur_.sticky) return cur_.sticky;
             continue;
         }
         if (ec) return ec;
-        const bool same_place = offset_known_ && seg_id_ == loc.slot->id;
-        map_ = std::move(m);
-        seg_id_ = loc.slot->id;
-        seg_generation_ = loc.slot->generation;
-        seg_end_ = std::min<std::uint64_t>(loc.end, map_->bytes().size());
-        seg_sealed_ = loc.sealed;
-        seg_next_base_ = loc.next_base;
+        const bool same_place = cur_.offset_known && cur_.seg_id == loc.slot->id;
+        cur_.map = std::move(m);
+        cur_.seg_id = loc.slot->id;
+        cur_.seg_generation = loc.slot->generation;
+        cur_.seg_end = std::min<std::uint64_t>(loc.end, cur_.map->bytes().size());
+        cur_.seg_sealed = loc.sealed;
+        cur_.seg_next_base = loc.next_base;
         if (!same_place) {
-            last_offset_ = 0;
-            offset_ = segment_header_size;
-            if (expected_ != loc.slot->base_lsn) {
-                const lsn_t at = walk_headers(map_->bytes().first(seg_end_), seg_id_, decode_limit(), offset_,
-                                              loc.slot->base_lsn, expected_, has_skipped_, loc.slot.get());
-                if (at != expected_) {
+            cur_.last_offset = 0;
+            cur_.offset = segment_header_size;
+            if (cur_.expected != loc.slot->base_lsn) {
+                const lsn_t at = walk_headers(cur_.map->bytes().first(cur_.seg_end), cur_.seg_id,
+                                              decode_limit(), cur_.offset, loc.slot->base_lsn, cur_.expected,
+                                              has_skipped_, loc.slot.get());
+                if (at != cur_.expected) {
                     drop_segment();
                     return errc::corrupted;  // the log says the record is there, the bytes do not
                 }
-                if (auto s = loc.slot->sample_at_or_before(expected_); !s || s->lsn + 64 < expected_)
-                    loc.slot->add_sample(expected_, offset_);
+                if (auto s = loc.slot->sample_at_or_before(cur_.expected); !s || s->lsn + 64 < cur_.expected)
+                    loc.slot->add_sample(cur_.expected, cur_.offset);
             }
-            offset_known_ = true;
+            cur_.offset_known = true;
         }
         return {};
     }
@@ -280,92 +252,94 @@ std::optional<entry> reader_core::try_next_in_view(std::error_code& ec) {
     // Each pass either returns or moves the cursor; the bound only guards against a registry
     // that contradicts the bytes forever.
     for (int pass = 0; pass < 1'000'000; ++pass) {
-        if (sticky_) {
-            ec = sticky_;
+        if (cur_.sticky) {
+            ec = cur_.sticky;
             return std::nullopt;
         }
-        if (expected_ > limit_) {
+        if (cur_.expected > limit_) {
             refresh_snapshot();
-            if (sticky_) continue;
-            if (expected_ > limit_) {
+            if (cur_.sticky) continue;
+            if (cur_.expected > limit_) {
                 ec = closed_ ? errc::closed : errc::end_of_log;
                 return std::nullopt;
             }
         }
-        if (!map_) {
+        if (!cur_.map) {
             if (auto e = enter_segment()) {
                 ec = e;
                 return std::nullopt;
             }
             // enter_segment takes a new snapshot when the slot it found was retired meanwhile
-            // (truncate_after replaced the file): the watermark may now be below expected_, and
+            // (truncate_after replaced the file): the watermark may now be below cur_.expected, and
             // the new file may end where we stand. Look at the watermark again.
-            if (expected_ > limit_) continue;
+            if (cur_.expected > limit_) continue;
         }
-        if (offset_ >= seg_end_) {
+        if (cur_.offset >= cur_.seg_end) {
             // The end of what we knew of this segment: it may have grown, or been sealed.
-            const segment_location loc = registry_->current(seg_id_, seg_generation_);
+            const segment_location loc = registry_->current(cur_.seg_id, cur_.seg_generation);
             if (!loc.slot) {  // replaced or deleted: the snapshot says how
                 drop_segment();
                 refresh_snapshot();
-                if (!sticky_ && expected_ <= limit_ && first_ > expected_) sticky_ = errc::not_found;
+                if (!cur_.sticky && cur_.expected <= limit_ && first_ > cur_.expected)
+                    cur_.sticky = errc::not_found;
                 continue;
             }
-            seg_end_ = std::min<std::uint64_t>(loc.end, map_->bytes().size());
-            seg_sealed_ = loc.sealed;
-            seg_next_base_ = loc.next_base;
-            if (offset_ >= seg_end_) {
-                if (!seg_sealed_) {
-                    ec =
-                        errc::corrupted;  // the watermark covers expected_, the active segment ends before it
+            cur_.seg_end = std::min<std::uint64_t>(loc.end, cur_.map->bytes().size());
+            cur_.seg_sealed = loc.sealed;
+            cur_.seg_next_base = loc.next_base;
+            if (cur_.offset >= cur_.seg_end) {
+                if (!cur_.seg_sealed) {
+                    ec = errc::corrupted;  // the watermark covers cur_.expected, the active segment ends
+                                           // before it
                     return std::nullopt;
                 }
                 // On to the next segment. LSNs missing at the end of this one can only be
                 // ranges that skip_corrupted recovery removed.
-                if (expected_ < seg_next_base_) {
-                    if (!has_skipped_ || !registry_->is_skipped(expected_)) {
+                if (cur_.expected < cur_.seg_next_base) {
+                    if (!has_skipped_ || !registry_->is_skipped(cur_.expected)) {
                         ec = errc::corrupted;
                         return std::nullopt;
                     }
-                    expected_ = seg_next_base_;
+                    cur_.expected = cur_.seg_next_base;
                 }
                 drop_segment();
-                offset_known_ = false;
+                cur_.offset_known = false;
                 continue;
             }
         }
 
         record_view rv;
-        const auto bytes = map_->bytes().subspan(offset_, seg_end_ - offset_);
-        const auto st = decode_record(bytes, seg_id_, decode_limit(), rv);
-        if (st == decode_status::ok && rv.lsn == expected_) {
-            const std::uint64_t at = offset_;
+        const auto st =
+            record_walker(cur_.map->bytes().first(cur_.seg_end), cur_.seg_id, decode_limit(), cur_.offset)
+                .decode(rv);
+        if (st == decode_status::ok && rv.lsn == cur_.expected) {
+            const std::uint64_t at = cur_.offset;
             if (!pass_record(rv, now)) continue;
-            entry e = make_entry(rv, map_, seg_id_, at, buf_, ec);
+            entry e = make_entry(rv, cur_.map, cur_.seg_id, at, buf_, ec);
             if (ec) return std::nullopt;
             return e;
         }
         // Not the record expected: only acceptable where skip_corrupted recovery left a range
         // of missing LSNs (damaged bytes, or a record with a later LSN right here).
-        if (has_skipped_ && registry_->is_skipped(expected_)) {
-            const lsn_t want = registry_->next_present_lsn(expected_);
+        if (has_skipped_ && registry_->is_skipped(cur_.expected)) {
+            const lsn_t want = registry_->next_present_lsn(cur_.expected);
             if (st == decode_status::ok && rv.lsn == want) {
-                expected_ = want;
+                cur_.expected = want;
                 continue;
             }
             if (want > limit_) {  // the range reaches the end of what is visible
-                expected_ = want;
+                cur_.expected = want;
                 continue;
             }
             const std::uint64_t found =
-                find_record_in_range(map_->bytes().first(seg_end_), seg_id_, decode_limit(),
-                                     offset_ + record_alignment, want, want, rv);
-            expected_ = want;
-            if (found < seg_end_) {
-                offset_ = found;
+                find_record_in_range(cur_.map->bytes().first(cur_.seg_end), cur_.seg_id, decode_limit(),
+                                     cur_.offset + record_alignment, want, want, rv);
+            cur_.expected = want;
+            if (found < cur_.seg_end) {
+                cur_.offset = found;
             } else {
                 drop_segment();  // it starts a later segment
-                offset_known_ = false;
+                cur_.offset_known = false;
             }
             continue;
         }
@@ -378,21 +352,21 @@ std::optional<entry> reader_core::try_next_in_view(std::error_code& ec) {
 
 std::error_code reader_core::seek_wal_edge(bool to_end) {
     refresh_snapshot();
-    sticky_.clear();
+    cur_.sticky.clear();
     drop_segment();
-    offset_known_ = false;
-    at_start_ = !to_end;
-    expected_ = to_end ? limit_ + 1 : first_;
-    last_ = expected_ - 1;
-    last_offset_ = 0;
+    cur_.offset_known = false;
+    cur_.at_start = !to_end;
+    cur_.expected = to_end ? limit_ + 1 : first_;
+    cur_.last = cur_.expected - 1;
+    cur_.last_offset = 0;
     return {};
 }
 
 std::error_code reader_core::seek_wal(lsn_t lsn) {
     cursor_state saved = save();
     refresh_snapshot();
-    sticky_.clear();
-    at_start_ = false;
+    cur_.sticky.clear();
+    cur_.at_start = false;
     // Up to the written end, even for a durable reader: the records exist, it waits for them.
     if (lsn > written_ + 1) {
         restore(std::move(saved));
@@ -403,11 +377,11 @@ std::error_code reader_core::seek_wal(lsn_t lsn) {
         return errc::not_found;
     }
     drop_segment();
-    offset_known_ = false;
-    last_offset_ = 0;
-    expected_ = lsn;
-    last_ = lsn - 1;
-    if (expected_ <= limit_) {
+    cur_.offset_known = false;
+    cur_.last_offset = 0;
+    cur_.expected = lsn;
+    cur_.last = lsn - 1;
+    if (cur_.expected <= limit_) {
         if (auto ec = enter_segment()) {
             restore(std::move(saved));
             return ec;
@@ -425,22 +399,20 @@ std::error_code reader_core::seek(const position& p) {
             return ec == std::errc::no_such_file_or_directory ? make_error_code(errc::not_found) : ec;
         record_view rv;
         const auto bytes = m->bytes();
-        if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= bytes.size() ||
-            decode_record(bytes.subspan(p.offset), p.segment_id, decode_limit(), rv) != decode_status::ok ||
-            rv.lsn != p.lsn) {
+        if (!decode_at(bytes, p.segment_id, decode_limit(), p.offset, p.lsn, rv)) {
             restore(std::move(saved));
             return errc::not_found;
         }
-        sticky_.clear();
-        at_start_ = false;
-        map_ = std::move(m);
-        seg_id_ = p.segment_id;
-        seg_end_ = map_->bytes().size();
-        offset_ = p.offset;
-        offset_known_ = true;
-        expected_ = p.lsn;
-        last_ = p.lsn - 1;
-        last_offset_ = 0;
+        cur_.sticky.clear();
+        cur_.at_start = false;
+        cur_.map = std::move(m);
+        cur_.seg_id = p.segment_id;
+        cur_.seg_end = cur_.map->bytes().size();
+        cur_.offset = p.offset;
+        cur_.offset_known = true;
+        cur_.expected = p.lsn;
+        cur_.last = p.lsn - 1;
+        cur_.last_offset = 0;
         return {};
     }
     refresh_snapshot();
@@ -452,24 +424,21 @@ std::error_code reader_core::seek(const position& p) {
     if (auto ec = registry_->open_map(loc.slot, m)) return ec;
     const std::uint64_t end = std::min<std::uint64_t>(loc.end, m->bytes().size());
     record_view rv;
-    if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= end ||
-        decode_record(m->bytes().subspan(p.offset, end - p.offset), p.segment_id, decode_limit(), rv) !=
-            decode_status::ok ||
-        rv.lsn != p.lsn)
+    if (!decode_at(m->bytes().first(end), p.segment_id, decode_limit(), p.offset, p.lsn, rv))
         return errc::not_found;
-    sticky_.clear();
-    at_start_ = false;
-    map_ = std::move(m);
-    seg_id_ = loc.slot->id;
-    seg_generation_ = loc.slot->generation;
-    seg_end_ = end;
-    seg_sealed_ = loc.sealed;
-    seg_next_base_ = loc.next_base;
-    offset_ = p.offset;
-    offset_known_ = true;
-    expected_ = p.lsn;
-    last_ = p.lsn - 1;
-    last_offset_ = 0;
+    cur_.sticky.clear();
+    cur_.at_start = false;
+    cur_.map = std::move(m);
+    cur_.seg_id = loc.slot->id;
+    cur_.seg_generation = loc.slot->generation;
+    cur_.seg_end = end;
+    cur_.seg_sealed = loc.sealed;
+    cur_.seg_next_base = loc.next_base;
+    cur_.offset = p.offset;
+    cur_.offset_known = true;
+    cur_.expected = p.lsn;
+    cur_.last = p.lsn - 1;
+    cur_.last_offset = 0;
     return {};
 }
 
@@ -498,10 +467,7 @@ std::optional<entry> reader_core::read_at(const position& p, std::error_code& ec
         end = m->bytes().size();
     }
     record_view rv;
-    if (p.offset < segment_header_size || p.offset % record_alignment != 0 || p.offset >= end ||
-        decode_record(m->bytes().subspan(p.offset, end - p.offset), p.segment_id, decode_limit(), rv) !=
-            decode_status::ok ||
-        rv.lsn != p.lsn) {
+    if (!decode_at(m->bytes().first(end), p.segment_id, decode_limit(), p.offset, p.lsn, rv)) {
         ec = errc::not_found;
         return std::nullopt;
     }
@@ -511,7 +477,7 @@ std::optional<entry> reader_core::read_at(const position& p, std::error_code& ec
 }
 
 bool reader_core::add_waiter(const std::shared_ptr<tail_waiter>& w) {
-    const lsn_t need = has_skipped_ ? registry_->next_present_lsn(expected_ - 1) : expected_;
+    const lsn_t need = has_skipped_ ? registry_->next_present_lsn(cur_.expected - 1) : cur_.expected;
     return registry_->add_waiter(w, version_, need, opts_.visible == visibility::durable);
 }
 
@@ -596,22 +562,22 @@ std::error_code reader_core::map_dir_segment(std::uint64_t id, std::shared_ptr<c
 
 bool reader_core::probe_next_segment(dir_segment& next) {
     for (const dir_segment& s : dir_segments_) {
-        if (s.id > seg_id_) {
+        if (s.id > cur_.seg_id) {
             next = s;
             return true;
         }
     }
     // The usual case: the next segment id. A gap in ids needs a listing.
     lsn_t base = 0;
-    std::error_code ec = read_segment_header(seg_id_ + 1, base);
+    std::error_code ec = read_segment_header(cur_.seg_id + 1, base);
     if (!ec) {
-        dir_segments_.push_back({seg_id_ + 1, base});
+        dir_segments_.push_back({cur_.seg_id + 1, base});
         next = dir_segments_.back();
         return true;
     }
     if (ec == std::errc::no_such_file_or_directory && !list_directory()) {
         for (const dir_segment& s : dir_segments_) {
-            if (s.id > seg_id_) {
+            if (s.id > cur_.seg_id) {
                 next = s;
                 return true;
             }
@@ -628,28 +594,29 @@ bool reader_core::probe_next_segment(dir_segment& next) {
 std::error_code reader_core::verify_current_file(bool& switched) {
     switched = false;
     std::shared_ptr<const segment_map> fresh;
-    std::error_code ec = map_dir_segment(seg_id_, fresh);
+    std::error_code ec = map_dir_segment(cur_.seg_id, fresh);
     if (ec == std::errc::no_such_file_or_directory) {
         // Deleted by the writer's garbage collection (later segments remain: our mapping
         // stays valid), or cut away by a truncation below it.
         if (auto lec = list_directory()) return lec;
-        if (!dir_segments_.empty() && dir_segments_.back().id > seg_id_) return {};
-        sticky_ = errc::truncated;
-        return sticky_;
+        if (!dir_segments_.empty() && dir_segments_.back().id > cur_.seg_id) return {};
+        cur_.sticky = errc::truncated;
+        return cur_.sticky;
     }
     if (ec) return ec;
-    const auto old_bytes = map_->bytes();
+    const auto old_bytes = cur_.map->bytes();
     const auto new_bytes = fresh->bytes();
-    const std::uint64_t from = last_offset_ >= segment_header_size ? last_offset_ : 0;
-    const std::uint64_t len = last_offset_ >= segment_header_size ? record_header_size : segment_header_size;
+    const std::uint64_t from = cur_.last_offset >= segment_header_size ? cur_.last_offset : 0;
+    const std::uint64_t len =
+        cur_.last_offset >= segment_header_size ? record_header_size : segment_header_size;
     if (new_bytes.size() < from + len || old_bytes.size() < from + len ||
         !std::equal(old_bytes.begin() + from, old_bytes.begin() + from + len, new_bytes.begin() + from)) {
-        sticky_ = errc::truncated;
-        return sticky_;
+        cur_.sticky = errc::truncated;
+        return cur_.sticky;
     }
-    if (new_bytes.size() >= offset_) {
-        map_ = std::move(fresh);
-        seg_end_ = map_->bytes().size();
+    if (new_bytes.size() >= cur_.offset) {
+        cur_.map = std::move(fresh);
+        cur_.seg_end = cur_.map->bytes().size();
         switched = true;
     }
     return {};
@@ -657,19 +624,19 @@ std::error_code reader_core::verify_current_file(bool& switched) {
 
 std::error_code reader_core::enter_segment_dir() {
     for (int attempt = 0; attempt < 4; ++attempt) {
-        if (dir_segments_.empty() || (at_start_ && expected_ < dir_segments_.front().base_lsn)) {
+        if (dir_segments_.empty() || (cur_.at_start && cur_.expected < dir_segments_.front().base_lsn)) {
             if (auto ec = list_directory()) return ec;
         }
         if (dir_segments_.empty()) return errc::end_of_log;  // no segment yet
-        if (expected_ == 0 || (at_start_ && expected_ < dir_segments_.front().base_lsn)) {
-            expected_ = dir_segments_.front().base_lsn;
-            last_ = expected_ - 1;
+        if (cur_.expected == 0 || (cur_.at_start && cur_.expected < dir_segments_.front().base_lsn)) {
+            cur_.expected = dir_segments_.front().base_lsn;
+            cur_.last = cur_.expected - 1;
         }
         std::size_t i = dir_segments_.size();
-        while (i > 0 && dir_segments_[i - 1].base_lsn > expected_) --i;
+        while (i > 0 && dir_segments_[i - 1].base_lsn > cur_.expected) --i;
         if (i == 0) {
-            sticky_ = errc::not_found;  // deleted before this reader reached it
-            return sticky_;
+            cur_.sticky = errc::not_found;  // deleted before this reader reached it
+            return cur_.sticky;
         }
         const dir_segment seg = dir_segments_[i - 1];
         std::shared_ptr<const segment_map> m;
@@ -679,23 +646,23 @@ std::error_code reader_core::enter_segment_dir() {
             continue;
         }
         if (ec) return ec;
-        const bool same_place = offset_known_ && seg_id_ == seg.id;
-        map_ = std::move(m);
-        seg_id_ = seg.id;
-        seg_end_ = map_->bytes().size();
-        seg_sealed_ = i < dir_segments_.size();
-        seg_next_base_ = seg_sealed_ ? dir_segments_[i].base_lsn : 0;
+        const bool same_place = cur_.offset_known && cur_.seg_id == seg.id;
+        cur_.map = std::move(m);
+        cur_.seg_id = seg.id;
+        cur_.seg_end = cur_.map->bytes().size();
+        cur_.seg_sealed = i < dir_segments_.size();
+        cur_.seg_next_base = cur_.seg_sealed ? dir_segments_[i].base_lsn : 0;
         if (!same_place) {
-            last_offset_ = 0;
-            offset_ = segment_header_size;
-            offset_known_ = true;
-            if (expected_ != seg.base_lsn) {
-                const lsn_t at = walk_headers(map_->bytes(), seg_id_, decode_limit(), offset_, seg.base_lsn,
-                                              expected_, seg_sealed_, nullptr);
-                if (at != expected_) {
+            cur_.last_offset = 0;
+            cur_.offset = segment_header_size;
+            cur_.offset_known = true;
+            if (cur_.expected != seg.base_lsn) {
+                const lsn_t at = walk_headers(cur_.map->bytes(), cur_.seg_id, decode_limit(), cur_.offset,
+                                              seg.base_lsn, cur_.expected, cur_.seg_sealed, nullptr);
+                if (at != cur_.expected) {
                     // Not (yet) in this segment: the reader waits at the end of its records.
-                    expected_ = at;
-                    last_ = at - 1;
+                    cur_.expected = at;
+                    cur_.last = at - 1;
                 }
             }
         }
@@ -709,7 +676,7 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
     bool verified = false;  // at most once per call
     // Now and then (every poll_interval, looked at every 64 calls), and at the end of the
     // records, check that the file we read is still the segment's file (verify_current_file).
-    if (map_ && (opts_.poll_interval.count() == 0 || ++calls_since_verify_ >= 64)) {
+    if (cur_.map && (opts_.poll_interval.count() == 0 || ++calls_since_verify_ >= 64)) {
         calls_since_verify_ = 0;
         const auto t = std::chrono::steady_clock::now();
         if (t - last_verify_ >= opts_.poll_interval) {
@@ -723,38 +690,40 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
         }
     }
     for (int pass = 0; pass < 1'000'000; ++pass) {
-        if (sticky_) {
-            ec = sticky_;
+        if (cur_.sticky) {
+            ec = cur_.sticky;
             return std::nullopt;
         }
-        if (!map_) {
+        if (!cur_.map) {
             if (auto e = enter_segment_dir()) {
                 ec = e;
                 return std::nullopt;
             }
         }
-        const auto bytes = map_->bytes();
+        const auto bytes = cur_.map->bytes();
         record_view rv;
-        decode_status st = decode_status::short_header;
-        if (offset_ < bytes.size()) st = decode_record(bytes.subspan(offset_), seg_id_, decode_limit(), rv);
-        if (st == decode_status::ok && rv.lsn == expected_) {
-            const std::uint64_t at = offset_;
+        const decode_status st =
+            cur_.offset < bytes.size()
+                ? record_walker(bytes, cur_.seg_id, decode_limit(), cur_.offset).decode(rv)
+                : decode_status::short_header;
+        if (st == decode_status::ok && rv.lsn == cur_.expected) {
+            const std::uint64_t at = cur_.offset;
             if (!pass_record(rv, now)) continue;
-            entry e = make_entry(rv, map_, seg_id_, at, buf_, ec);
+            entry e = make_entry(rv, cur_.map, cur_.seg_id, at, buf_, ec);
             if (ec) return std::nullopt;
             return e;
         }
         // No record with the expected LSN here. A file that grows (preallocation::none) may
         // hold it past our mapping.
         std::uint64_t size = 0;
-        if (!map_->f->size(size) && size > bytes.size()) {
+        if (!cur_.map->f->size(size) && size > bytes.size()) {
             std::shared_ptr<const segment_map> m;
-            if (auto e = map_segment(*fs_, map_->slot, 0, m)) {
+            if (auto e = map_segment(*fs_, cur_.map->slot, 0, m)) {
                 ec = e;
                 return std::nullopt;
             }
-            map_ = std::move(m);
-            seg_end_ = map_->bytes().size();
+            cur_.map = std::move(m);
+            cur_.seg_end = cur_.map->bytes().size();
             continue;
         }
         dir_segment next;
@@ -775,34 +744,35 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
             ec = errc::end_of_log;
             return std::nullopt;
         }
-        if (next.id != seg_id_ + 1) {
+        if (next.id != cur_.seg_id + 1) {
             // Segments are missing after ours: deleted (oldest first, after the one we hold
             // mapped) before this reader reached them.
-            sticky_ = errc::not_found;
+            cur_.sticky = errc::not_found;
             continue;
         }
-        if (next.base_lsn == expected_) {  // this segment is finished
+        if (next.base_lsn == cur_.expected) {  // this segment is finished
             drop_segment();
-            offset_known_ = false;
+            cur_.offset_known = false;
             continue;
         }
-        if (next.base_lsn > expected_) {
+        if (next.base_lsn > cur_.expected) {
             // The segment ends before the LSN the next one starts at: damage (a salvaged log),
             // stepped over to the next record that decodes, in this segment or the next.
-            const std::uint64_t found = find_record_in_range(
-                bytes, seg_id_, decode_limit(), offset_ + record_alignment, expected_, next.base_lsn - 1, rv);
+            const std::uint64_t found =
+                find_record_in_range(bytes, cur_.seg_id, decode_limit(), cur_.offset + record_alignment,
+                                     cur_.expected, next.base_lsn - 1, rv);
             if (found < bytes.size()) {
-                offset_ = found;
-                expected_ = rv.lsn;
+                cur_.offset = found;
+                cur_.expected = rv.lsn;
             } else {
-                expected_ = next.base_lsn;
+                cur_.expected = next.base_lsn;
                 drop_segment();
-                offset_known_ = false;
+                cur_.offset_known = false;
             }
             continue;
         }
         // The next segment starts below what we expect: the log was cut and rewritten.
-        sticky_ = errc::truncated;
+        cur_.sticky = errc::truncated;
     }
     ec = errc::corrupted;
     return std::nullopt;
@@ -811,50 +781,50 @@ std::optional<entry> reader_core::try_next_dir(std::error_code& ec) {
 std::error_code reader_core::seek_dir(lsn_t lsn, bool to_end) {
     cursor_state saved = save();
     if (auto ec = list_directory()) return ec;
-    sticky_.clear();
+    cur_.sticky.clear();
     drop_segment();
-    offset_known_ = false;
-    last_offset_ = 0;
-    at_start_ = lsn == 0 && !to_end;
+    cur_.offset_known = false;
+    cur_.last_offset = 0;
+    cur_.at_start = lsn == 0 && !to_end;
     if (dir_segments_.empty()) {
-        expected_ = 0;  // the first segment to appear says where the log starts
-        last_ = 0;
+        cur_.expected = 0;  // the first segment to appear says where the log starts
+        cur_.last = 0;
         return {};
     }
-    if (at_start_) {
-        expected_ = dir_segments_.front().base_lsn;
-        last_ = expected_ - 1;
+    if (cur_.at_start) {
+        cur_.expected = dir_segments_.front().base_lsn;
+        cur_.last = cur_.expected - 1;
         return {};
     }
     if (to_end) {
         // Walk the last segment to the end of its records.
-        expected_ = dir_segments_.back().base_lsn;
+        cur_.expected = dir_segments_.back().base_lsn;
         std::shared_ptr<const segment_map> m;
         if (auto ec = map_dir_segment(dir_segments_.back().id, m)) {
             restore(std::move(saved));
             return ec;
         }
-        offset_ = segment_header_size;
-        expected_ = walk_headers(m->bytes(), dir_segments_.back().id, decode_limit(), offset_, expected_,
-                                 std::numeric_limits<lsn_t>::max(), false, nullptr);
-        last_ = expected_ - 1;
-        map_ = std::move(m);
-        seg_id_ = dir_segments_.back().id;
-        seg_end_ = map_->bytes().size();
-        offset_known_ = true;
+        cur_.offset = segment_header_size;
+        cur_.expected = walk_headers(m->bytes(), dir_segments_.back().id, decode_limit(), cur_.offset,
+                                     cur_.expected, std::numeric_limits<lsn_t>::max(), false, nullptr);
+        cur_.last = cur_.expected - 1;
+        cur_.map = std::move(m);
+        cur_.seg_id = dir_segments_.back().id;
+        cur_.seg_end = cur_.map->bytes().size();
+        cur_.offset_known = true;
         return {};
     }
     if (lsn < dir_segments_.front().base_lsn) {
         restore(std::move(saved));
         return errc::not_found;
     }
-    expected_ = lsn;
-    last_ = lsn - 1;
+    cur_.expected = lsn;
+    cur_.last = lsn - 1;
     if (auto ec = enter_segment_dir()) {
         restore(std::move(saved));
         return ec;
     }
-    if (expected_ != lsn) {  // beyond the end
+    if (cur_.expected != lsn) {  // beyond the end
         restore(std::move(saved));
         return errc::invalid_argument;
     }

@@ -1,13 +1,13 @@
 // The state of one reader: a cursor (segment mapping, offset, next LSN) over either a wal's
 // segment registry or a log directory read from outside (another process's log).
 //
-// The cursor. `expected_` is the LSN of the next record to return. When `map_` is set, the
-// record is looked for at `offset_` of that mapping; otherwise the segment holding
-// `expected_` is located first (by base LSN, O(log segments)) and, unless the LSN is the
+// The cursor. `cur_.expected` is the LSN of the next record to return. When `cur_.map` is set, the
+// record is looked for at `cur_.offset` of that mapping; otherwise the segment holding
+// `cur_.expected` is located first (by base LSN, O(log segments)) and, unless the LSN is the
 // segment's first, the offset is found by walking record headers from the nearest LSN sample
 // of the segment (segment_slot::samples) or from its start. Records are decoded within the
 // segment's written end (wal readers) or the mapping (directory readers), and a record is
-// returned only if its CRCs hold and its LSN is `expected_`.
+// returned only if its CRCs hold and its LSN is `cur_.expected`.
 //
 // Wal readers read up to a limit: the watermark of their visibility, taken from the registry
 // with the truncation epoch in one snapshot, and refreshed only when the cursor reaches it
@@ -78,7 +78,23 @@ private:
         std::uint64_t id = 0;
         lsn_t base_lsn = 0;  // 0: unknown (bad header)
     };
-    struct cursor_state;  // a saved cursor, restored when a seek fails
+    /// The cursor, the same for both sources (the wal's registry, a directory). A seek that
+    /// fails restores a saved copy.
+    struct cursor_state {
+        std::shared_ptr<const segment_map> map;
+        std::uint64_t seg_id = 0;
+        std::uint64_t seg_generation = 0;
+        std::uint64_t seg_end = 0;  // bytes of map that may hold records
+        bool seg_sealed = false;
+        lsn_t seg_next_base = 0;
+        std::uint64_t offset = 0;
+        bool offset_known = false;  // offset is where expected starts in segment seg_id
+        lsn_t expected = 1;
+        lsn_t last = 0;                 // the LSN before expected (the last returned, or where a seek put us)
+        std::uint64_t last_offset = 0;  // of the record last returned in seg_id (0: none there)
+        std::error_code sticky;         // truncated / not_found: until the next seek
+        bool at_start = false;          // seek_start and nothing returned since: follow the log's start
+    };
 
     reader_core(reader_options opts, boost::asio::any_io_executor ex);
 
@@ -89,7 +105,7 @@ private:
     cursor_state save() const;
     void restore(cursor_state s);
     void drop_segment() noexcept;
-    /// Moves the cursor past `rv`, the record expected, found at offset_. False when it is to
+    /// Moves the cursor past `rv`, the record expected, found at cur_.offset. False when it is to
     /// be passed over (expired, with skip_expired).
     bool pass_record(const record_view& rv, std::uint64_t now_ns) noexcept;
 
@@ -128,20 +144,7 @@ private:
     std::chrono::steady_clock::time_point last_verify_{};
     unsigned calls_since_verify_ = 0;
 
-    // The cursor.
-    std::shared_ptr<const segment_map> map_;
-    std::uint64_t seg_id_ = 0;
-    std::uint64_t seg_generation_ = 0;
-    std::uint64_t seg_end_ = 0;  // bytes of map_ that may hold records
-    bool seg_sealed_ = false;
-    lsn_t seg_next_base_ = 0;
-    std::uint64_t offset_ = 0;
-    bool offset_known_ = false;  // offset_ is where expected_ starts in segment seg_id_
-    lsn_t expected_ = 1;
-    lsn_t last_ = 0;                 // the LSN before expected_ (the last returned, or where a seek put us)
-    std::uint64_t last_offset_ = 0;  // of the record last returned in seg_id_ (0: none there)
-    std::error_code sticky_;         // truncated / not_found: until the next seek
-    bool at_start_ = false;          // seek_start and nothing returned since: follow the log's start
+    cursor_state cur_;
 
     // The wal's state as last seen.
     lsn_t limit_ = 0;    // the visible watermark

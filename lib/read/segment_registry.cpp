@@ -144,9 +144,7 @@ void segment_registry::index_segment(const segment_desc& d, std::span<const std:
                                        off + record_alignment, expected, d.last_lsn, rv);
             if (off >= bytes.size()) break;
         }
-        const std::byte* h = bytes.data() + off;
-        const std::uint32_t key_len = le::load_u32(h + 20);
-        index_.add(bytes_view(h + record_header_size, key_len), rv.lsn, off, rv.tombstone());
+        index_.add(record_header_fields(bytes.data() + off).key(), rv.lsn, off, rv.tombstone());
         if (last_sample == 0 || off >= last_sample + segment_slot::sample_every) {
             d.slot->add_sample(rv.lsn, off);
             last_sample = off;
@@ -178,9 +176,8 @@ void segment_registry::on_appended(const segment_log& log, std::span<const appen
             last_appended_ = std::max(last_appended_, p.lsn);
             const std::byte* h = req.records[j]->bytes.data();
             if (cfg_.index_keys) {
-                const std::uint32_t key_len = le::load_u32(h + 20);
-                const bool tomb = (std::to_integer<std::uint8_t>(h[25]) & flag::tombstone) != 0;
-                index_.add(bytes_view(h + record_header_size, key_len), p.lsn, p.offset, tomb);
+                const record_header_fields f(h);
+                index_.add(f.key(), p.lsn, p.offset, f.tombstone());
             }
             if (p.offset >= sample_end_ || p.segment_id != sample_segment_) {
                 if (!slot || slot->id != p.segment_id) {

@@ -4,7 +4,7 @@
 #include <noriwal/detail/format.hpp>
 #include <noriwal/position.hpp>
 
-#include "log/recovery_scanner.hpp"
+#include "format/record_walk.hpp"
 
 #include <cstdint>
 #include <span>
@@ -18,16 +18,9 @@ namespace noriwal::detail {
 inline std::uint64_t find_record_in_range(std::span<const std::byte> bytes, std::uint64_t segment_id,
                                           std::uint32_t max_record_size, std::uint64_t from, lsn_t lo,
                                           lsn_t hi, record_view& rv) noexcept {
-    std::uint64_t off = align_up(from);
-    while (off < bytes.size()) {
-        off = find_next_record(bytes, segment_id, off);
-        if (off >= bytes.size()) break;
-        if (decode_record(bytes.subspan(off), segment_id, max_record_size, rv) == decode_status::ok &&
-            rv.lsn >= lo && rv.lsn <= hi)
-            return off;
-        off += record_alignment;
-    }
-    return bytes.size();
+    record_walker w(bytes, segment_id, max_record_size);
+    w.find_in_range(from, lo, hi, rv);
+    return w.offset();
 }
 
 }  // namespace noriwal::detail

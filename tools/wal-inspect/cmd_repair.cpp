@@ -12,7 +12,7 @@
 #include "log_dir.hpp"
 #include "text.hpp"
 
-#include "log/segment_log.hpp"
+#include "internal/log.hpp"
 
 #include <noriwal/error.hpp>
 

@@ -7,7 +7,7 @@
 #include "session.hpp"
 #include "text.hpp"
 
-#include "log/recovery_scanner.hpp"
+#include "internal/log.hpp"
 
 #include <noriwal/error.hpp>
 
@@ -35,19 +35,14 @@ struct bad_value {
 // recovery scanner checks CRCs, LSNs and batches, not compressed payloads.)
 void check_values(std::span<const std::byte> bytes, std::uint64_t id, std::vector<bad_value>& out,
                   std::uint64_t& checked, std::vector<std::byte>& buf) {
-    std::uint64_t off = detail::segment_header_size;
-    while (off < bytes.size()) {
-        detail::record_view rv;
-        if (detail::decode_record(bytes.subspan(off), id, std::numeric_limits<std::uint32_t>::max(), rv) !=
-            detail::decode_status::ok) {
-            off = detail::find_next_record(bytes, id, off + detail::record_alignment);
-            continue;
-        }
+    detail::record_walker w(bytes, id);
+    detail::record_view rv;
+    while (w.next_salvaged(rv)) {
         if (rv.compression() != compression::none) {
             ++checked;
-            if (detail::decompress_value(rv, buf)) out.push_back({id, off, rv.lsn, rv.compression()});
+            if (detail::decompress_value(rv, buf)) out.push_back({id, w.offset(), rv.lsn, rv.compression()});
         }
-        off += rv.size;
+        w.advance(rv);
     }
 }
 

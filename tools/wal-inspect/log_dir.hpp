@@ -7,7 +7,7 @@
 #include <noriwal/detail/format.hpp>
 #include <noriwal/file_system.hpp>
 
-#include "log/recovery_scanner.hpp"
+#include "internal/log.hpp"
 
 #include <cstdint>
 #include <filesystem>

@@ -1,7 +1,7 @@
 #include "record_walk.hpp"
 
 #include "command.hpp"
-#include "log/recovery_scanner.hpp"
+#include "internal/format.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -12,7 +12,7 @@ namespace {
 
 // The walk decodes with the format's own limit: a record its writer accepted stays readable
 // whatever max_record_size was configured (as recovery does).
-constexpr std::uint32_t decode_limit = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t decode_limit = detail::any_record_size;
 
 bool all_zero(std::span<const std::byte> b) noexcept {
     return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
@@ -21,17 +21,9 @@ bool all_zero(std::span<const std::byte> b) noexcept {
 // The first record at or after `from` that decodes under `segment_id` with an LSN >= lo.
 std::uint64_t find_record_from(std::span<const std::byte> bytes, std::uint64_t segment_id, std::uint64_t from,
                                lsn_t lo, detail::record_view& rv) noexcept {
-    std::uint64_t off = detail::align_up(from);
-    while (off < bytes.size()) {
-        off = detail::find_next_record(bytes, segment_id, off);
-        if (off >= bytes.size()) break;
-        if (detail::decode_record(bytes.subspan(off), segment_id, decode_limit, rv) ==
-                detail::decode_status::ok &&
-            rv.lsn >= lo)
-            return off;
-        off += detail::record_alignment;
-    }
-    return bytes.size();
+    detail::record_walker w(bytes, segment_id);
+    w.find_in_range(from, lo, std::numeric_limits<lsn_t>::max(), rv);
+    return w.offset();
 }
 
 }  // namespace

@@ -86,6 +86,27 @@ inline constexpr std::uint8_t compression_mask = 3u << 2;
 inline constexpr std::uint8_t known = tombstone | expiry | compression_mask;
 }  // namespace flag
 
+/// Byte offsets of the record header fields (the layout at the top of this file). Code outside
+/// the format layer reads them through record_header_fields (lib/format/record_walk.hpp).
+namespace record_field {
+inline constexpr std::size_t header_crc = 0;
+inline constexpr std::size_t payload_crc = 4;
+inline constexpr std::size_t lsn = 8;
+inline constexpr std::size_t body_len = 16;
+inline constexpr std::size_t key_len = 20;
+inline constexpr std::size_t type = 24;
+inline constexpr std::size_t flags = 25;
+inline constexpr std::size_t reserved = 26;
+inline constexpr std::size_t synced_gap = 28;
+}  // namespace record_field
+
+/// An LSN range [first, last] that holds no record (skip_corrupted recovery skipped it).
+struct lsn_range {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    friend bool operator==(const lsn_range&, const lsn_range&) = default;
+};
+
 /// Rounds n up to the record alignment.
 constexpr std::uint64_t align_up(std::uint64_t n) noexcept {
     return (n + record_alignment - 1) & ~std::uint64_t{record_alignment - 1};
