@@ -13,14 +13,17 @@
 // that no completed append stays unsynced for more than w, whether or not more appends come.
 // A round cannot start while one is in flight: when a slow fdatasync keeps the deadline from
 // being met, window_exceeded() tells the strand to stop completing appends once written
-// (back-pressure): they wait for durability, as under always, until the rounds catch up. Once
-// some are held, later appends are held too until those are durable (holding()): otherwise an
-// append written after the rounds caught up would complete before an earlier held one, and
-// handlers sharing an ordered executor would not run in LSN order.
+// (back-pressure): they wait for durability (need::held), as under always, until the rounds
+// catch up. While some are held, later appends wait behind them (need::order, holding()) and
+// complete as soon as no held waiter precedes them: otherwise an append written after the
+// rounds caught up would complete before an earlier held one, and handlers sharing an ordered
+// executor would not run in LSN order. Waiting behind does not demand a round: once the held
+// ones are durable, appends complete once written again.
 //
 // Invariants: durable() <= in_flight() <= written() when a round is in flight; waiters are kept
 // in LSN order (the strand writes in LSN order and a sync request waits for the written
-// watermark); once poisoned, nothing ever completes successfully again.
+// watermark), except order waiters of no LSN (a flush waits with LSN 0); order waiters exist
+// only behind held ones; once poisoned, nothing ever completes successfully again.
 #pragma once
 
 #include <noriwal/config.hpp>
@@ -64,12 +67,21 @@ public:
         if (policy_.policy() == fsync_policy::kind::batch && !oldest_unsynced_) oldest_unsynced_ = now;
     }
 
-    /// Makes `w` wait until `lsn` (at most the written watermark) is durable.
-    wait_result wait(lsn_t lsn, Waiter w) {
+    /// What a waiter waits for.
+    enum class need : std::uint8_t {
+        durable,  ///< its LSN durable (always, durability::always(), async_sync)
+        held,     ///< its LSN durable, because the batch window was exceeded (back-pressure)
+        order,    ///< only that no `held` waiter before it is still waiting (see holding())
+    };
+
+    /// Makes `w` wait until `lsn` (at most the written watermark) is durable, or, for
+    /// need::order, until no held waiter precedes it (wait_result::durable: complete it now).
+    wait_result wait(lsn_t lsn, Waiter w, need n = need::durable) {
         if (poisoned_) return wait_result::poisoned;
-        if (lsn <= durable_) return wait_result::durable;
-        waiters_.push_back({lsn, std::move(w)});
-        demand_ = std::max(demand_, lsn);
+        if (n == need::order ? held_ == 0 : lsn <= durable_) return wait_result::durable;
+        waiters_.push_back({lsn, n, std::move(w)});
+        if (n == need::held) ++held_;
+        if (n != need::order) demand_ = std::max(demand_, lsn);
         return wait_result::queued;
     }
 
@@ -109,6 +121,7 @@ public:
         oldest_unsynced_.reset();
         for (auto& w : waiters_) done.push_back({std::move(w.waiter), ec});
         waiters_.clear();
+        held_ = 0;
     }
 
     /// The log was cut back (truncate_after) while no round was in flight: the watermarks are
@@ -144,13 +157,14 @@ public:
         return d && *d <= now && in_flight_ != 0;
     }
 
-    /// Whether appends written at `now` must wait for durability before they complete: the
-    /// window is exceeded, or appends held earlier (held()) are not durable yet and later ones
-    /// must not complete before them.
-    bool holding(clock::time_point now) const noexcept { return window_exceeded(now) || held_ > durable_; }
-
-    /// Appends up to `lsn` were held by back-pressure (they wait for durability).
-    void held(lsn_t lsn) noexcept { held_ = std::max(held_, lsn); }
+    /// Whether appends written now that would complete once written must wait instead: for
+    /// durability (need::held) when the window is exceeded, else behind the held waiters
+    /// (need::order) while there are any. Empty: they complete now.
+    std::optional<need> holding(clock::time_point now) const noexcept {
+        if (window_exceeded(now)) return need::held;
+        if (held_ != 0) return need::order;
+        return std::nullopt;
+    }
 
     /// The batch timer fired at `now`: demands a round if the deadline has passed.
     void on_timer(clock::time_point now) noexcept {
@@ -167,6 +181,7 @@ public:
 private:
     struct entry {
         lsn_t lsn;
+        need n;
         Waiter waiter;
     };
 
@@ -177,10 +192,27 @@ private:
             return;
         }
         durable_ = std::max(durable_, covered);
-        while (!waiters_.empty() && waiters_.front().lsn <= durable_) {
-            done.push_back({std::move(waiters_.front().waiter), {}});
-            waiters_.pop_front();
+        if (held_ == 0) {
+            while (!waiters_.empty() && waiters_.front().lsn <= durable_) {
+                done.push_back({std::move(waiters_.front().waiter), {}});
+                waiters_.pop_front();
+            }
+            return;
         }
+        // Durable waiters complete; an order waiter completes unless a held one before it
+        // still waits. Kept in LSN order.
+        bool behind_held = false;
+        std::deque<entry> kept;
+        for (auto& w : waiters_) {
+            if (w.n == need::order ? !behind_held : w.lsn <= durable_) {
+                if (w.n == need::held) --held_;
+                done.push_back({std::move(w.waiter), {}});
+            } else {
+                behind_held = behind_held || w.n == need::held;
+                kept.push_back(std::move(w));
+            }
+        }
+        waiters_.swap(kept);
     }
 
     fsync_policy policy_;
@@ -188,7 +220,7 @@ private:
     lsn_t written_ = 0;
     lsn_t in_flight_ = 0;
     lsn_t demand_ = 0;
-    lsn_t held_ = 0;  ///< the highest LSN held by back-pressure
+    std::size_t held_ = 0;  ///< waiters with need::held
     std::optional<clock::time_point> oldest_unsynced_;
     bool poisoned_ = false;
     std::deque<entry> waiters_;

@@ -121,24 +121,32 @@ public:
         const bool always = policy_.policy() == fsync_policy::kind::always;
         // batch(w): a deadline already passed starts a round at the end of this step (the timer
         // may not have run yet); if it cannot start because one is in flight, these appends
-        // wait until they are durable (back-pressure, doc/durability.md), and so do later ones
-        // until those held are durable: handlers keep their LSN order.
+        // wait until they are durable (back-pressure, doc/durability.md); while held ones wait,
+        // later appends wait behind them: handlers keep their LSN order.
         commit_.on_timer(now);
-        const bool hold = commit_.holding(now);
-        if (hold) commit_.held(written);
+        const auto hold = commit_.holding(now);
         for (const auto& a : group) {
             if (a.result) {
                 done_.push_back({a.op, classify(a.result)});
-            } else if (!always && !hold && !a.wants_durable) {
-                done_.push_back({a.op, {}});  // batch and os: complete once written
+            } else if (always || a.wants_durable) {
+                wait(a.last_lsn, a.op, need::durable);
+            } else if (hold) {
+                wait(a.last_lsn, a.op, *hold);
             } else {
-                wait(a.last_lsn, a.op);
+                done_.push_back({a.op, {}});  // batch and os: complete once written
             }
         }
     }
 
-    /// A flush: every append before it was written by the groups before it.
-    void on_flush(Op op) { done_.push_back({op, refusal()}); }
+    /// A flush: every append before it was written by the groups before it; it completes
+    /// after those that complete once written, so it waits behind held ones too.
+    void on_flush(Op op) {
+        if (auto ec = refusal()) {
+            done_.push_back({op, ec});
+            return;
+        }
+        wait(0, op, need::order);  // of no LSN: a truncation does not fail it
+    }
 
     /// A sync request: completes once everything written so far is durable.
     void on_sync_request(Op op) {
@@ -210,8 +218,10 @@ public:
     std::vector<completion>& completions() noexcept { return done_; }
 
 private:
-    void wait(lsn_t lsn, Op op) {
-        switch (commit_.wait(lsn, op)) {
+    using need = typename commit_queue<Op>::need;
+
+    void wait(lsn_t lsn, Op op, need n = need::durable) {
+        switch (commit_.wait(lsn, op, n)) {
             case commit_queue<Op>::wait_result::queued:
                 return;
             case commit_queue<Op>::wait_result::durable:

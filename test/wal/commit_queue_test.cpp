@@ -189,35 +189,60 @@ BOOST_AUTO_TEST_CASE(batch_window_exceeded_while_a_round_is_in_flight_holds_new_
     BOOST_TEST(!q.window_exceeded(t0 + 40ms));
 }
 
-// Appends held by back-pressure keep later appends held until they are durable: an append
-// written after the round in flight returned must not complete before an earlier held one
-// (handlers on one strand would run out of LSN order; api_test/order found it under TSan).
-BOOST_AUTO_TEST_CASE(appends_after_held_ones_are_held_until_those_are_durable) {
+// While appends held by back-pressure wait, later appends wait behind them (need::order) and
+// complete as soon as no held one precedes them: an append written after the round in flight
+// returned must not complete before an earlier held one (handlers on one strand would run out
+// of LSN order; api_test/order found it under TSan). Waiting behind demands no round, so
+// appends complete once written again as soon as the held ones are durable.
+BOOST_AUTO_TEST_CASE(appends_behind_held_ones_complete_right_after_them) {
     queue q(fsync_policy::batch(5ms));
     q.on_written(1, t0);
     q.on_timer(t0 + 5ms);
     q.sync_started(1);  // slow
     q.on_written(2, t0 + 6ms);
-    BOOST_TEST_REQUIRE(q.holding(t0 + 11ms));
-    BOOST_TEST((q.wait(2, 2) == wait_result::queued));
-    q.held(2);
+    BOOST_TEST(!q.holding(t0 + 10ms));  // LSN 2's window is not over yet
+    BOOST_TEST_REQUIRE((q.holding(t0 + 11ms) == queue::need::held));
+    BOOST_TEST((q.wait(2, 2, queue::need::held) == wait_result::queued));
     std::vector<queue::completion> done;
     q.sync_finished({}, done);  // covers LSN 1 only
     BOOST_TEST(done.empty());
-    q.sync_started(2);  // the round for LSN 2, in flight
+    BOOST_TEST_REQUIRE(q.sync_due());  // the round for the held LSN 2
+    q.sync_started(2);
     q.on_written(3, t0 + 12ms);
-    BOOST_TEST(!q.window_exceeded(t0 + 12ms));  // LSN 3's window is not over
-    BOOST_TEST(q.holding(t0 + 12ms));           // but LSN 2 still waits: 3 waits behind it
-    BOOST_TEST((q.wait(3, 3) == wait_result::queued));
-    q.held(3);
+    BOOST_TEST_REQUIRE((q.holding(t0 + 12ms) == queue::need::order));  // 2 still waits: 3 waits behind it
+    BOOST_TEST((q.wait(3, 3, queue::need::order) == wait_result::queued));
+    BOOST_TEST((q.wait(0, 30, queue::need::order) == wait_result::queued));  // a flush
+    q.on_written(4, t0 + 13ms);
+    BOOST_TEST((q.wait(4, 4, queue::need::durable) == wait_result::queued));  // durability::always()
+    q.sync_finished({}, done);  // covers 2: 3 and the flush follow at once, 4 waits for its round
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3, 30}));
+    BOOST_TEST(!q.holding(t0 + 14ms));  // appends complete once written again
+    BOOST_TEST((q.wait(0, 31, queue::need::order) == wait_result::durable));
+    BOOST_TEST(q.sync_due());  // for 4, not for 3
+    q.sync_started(4);
     q.sync_finished({}, done);
-    BOOST_TEST(waiters_of(done) == (std::vector<int>{2}));
-    BOOST_TEST(q.holding(t0 + 13ms));  // LSN 3 is held and not durable yet
-    BOOST_TEST_REQUIRE(q.sync_due());  // its round
-    q.sync_started(3);
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3, 30, 4}));
+}
+
+BOOST_AUTO_TEST_CASE(order_waiters_alone_demand_no_round_and_a_truncation_keeps_a_flush) {
+    queue q(fsync_policy::batch(5ms));
+    q.on_written(1, t0);
+    q.on_timer(t0 + 5ms);
+    q.sync_started(1);
+    q.on_written(3, t0 + 6ms);
+    BOOST_TEST((q.wait(2, 2, queue::need::held) == wait_result::queued));
+    BOOST_TEST((q.wait(3, 3, queue::need::order) == wait_result::queued));
+    BOOST_TEST((q.wait(0, 30, queue::need::order) == wait_result::queued));
+    std::vector<queue::completion> done;
     q.sync_finished({}, done);
-    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3}));
-    BOOST_TEST(!q.holding(t0 + 14ms));  // nothing held is left waiting: appends complete once written again
+    BOOST_TEST(done.empty());
+    q.rebase(1, 1, done);  // truncate_after(1): 2 and 3 are gone, the flush is not failed
+    BOOST_TEST(waiters_of(done) == (std::vector<int>{2, 3, 30}));
+    BOOST_TEST((done[0].ec == errc::truncated));
+    BOOST_TEST((done[1].ec == errc::truncated));
+    BOOST_TEST(!done[2].ec);
+    BOOST_TEST(!q.holding(t0 + 20ms));
+    BOOST_TEST(!q.sync_due());
 }
 
 BOOST_AUTO_TEST_CASE(os_policy_syncs_only_on_demand) {

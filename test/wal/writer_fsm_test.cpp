@@ -93,6 +93,34 @@ BOOST_AUTO_TEST_CASE(under_batch_the_timer_demands_a_round_and_a_late_round_hold
     BOOST_TEST(ids(take(w)) == (std::vector<int>{3}));
 }
 
+// Handlers keep LSN order through back-pressure: an append written after the slow round
+// returned, while a held one still waits for its own round, waits behind it (and so does a
+// flush), and both complete right after it; then appends complete once written again.
+BOOST_AUTO_TEST_CASE(appends_and_a_flush_written_behind_held_ones_complete_after_them_in_lsn_order) {
+    fsm w(fsync_policy::batch(5ms));
+    w.on_group_written(1, t0, std::vector<fsm::written_append>{ok(1, 1)});
+    BOOST_TEST(ids(take(w)) == (std::vector<int>{1}));
+    w.on_timer(t0 + 5ms);
+    w.sync_started(1);  // slow
+    w.on_group_written(2, t0 + 6ms, std::vector<fsm::written_append>{ok(2, 2)});
+    BOOST_TEST(ids(take(w)) == (std::vector<int>{2}));  // its deadline (t0 + 11ms) is ahead
+    w.on_group_written(3, t0 + 20ms, std::vector<fsm::written_append>{ok(3, 3)});
+    BOOST_TEST(take(w).empty());  // held (back-pressure)
+    w.on_sync_done({});           // covered LSN 1 only
+    BOOST_TEST(take(w).empty());
+    BOOST_TEST_REQUIRE(w.sync_due());
+    w.sync_started(3);
+    w.on_group_written(4, t0 + 21ms, std::vector<fsm::written_append>{ok(4, 4)});
+    w.on_flush(40);
+    BOOST_TEST(take(w).empty());  // behind the held append 3, not before it
+    w.on_sync_done({});
+    BOOST_TEST(ids(take(w)) == (std::vector<int>{3, 4, 40}));
+    BOOST_TEST(!w.sync_due());  // 4 waited for order, not for durability
+    w.on_group_written(5, t0 + 22ms, std::vector<fsm::written_append>{ok(5, 5)});
+    w.on_flush(50);
+    BOOST_TEST(ids(take(w)) == (std::vector<int>{5, 50}));
+}
+
 BOOST_AUTO_TEST_CASE(an_append_the_engine_refused_completes_with_its_classified_error) {
     fsm w(fsync_policy::always());
     const std::vector<fsm::written_append> group{
