@@ -182,8 +182,8 @@ private:
 inline constexpr double stable_seconds = 0.5;
 
 /// The loop of a raw baseline: at least `default_records` iterations and, unless --records
-/// fixed the count (then exactly that many), more in steps of `step` until stable_seconds of
-/// wall time have passed since construction. `step` keeps the clock out of short iterations.
+/// fixed the count (then exactly that many), more in steps of `step` until the workload's
+/// timed part has lasted stable_seconds. `step` keeps the clock out of short iterations.
 class stable_loop {
 public:
     stable_loop(const context& ctx, std::uint64_t default_records, std::uint64_t step = 1) noexcept
@@ -191,10 +191,10 @@ public:
           step_(std::max<std::uint64_t>(step, 1)),
           timed_(!ctx.records_fixed()) {}
     /// Whether iteration number `done` (0-based: `done` iterations are complete) should run.
-    bool more(std::uint64_t done) const noexcept {
+    bool more(std::uint64_t done, const timed_part& total) const noexcept {
         if (done < min_) return true;
         if (!timed_) return false;
-        return done % step_ != 0 || wall_.seconds() < stable_seconds;
+        return done % step_ != 0 || total.seconds() < stable_seconds;
     }
     /// The least number of iterations: what to reserve room for, times a margin.
     std::uint64_t min_records() const noexcept { return min_; }
@@ -203,7 +203,6 @@ private:
     std::uint64_t min_;
     std::uint64_t step_;
     bool timed_;
-    stopwatch wall_;
 };
 
 struct workload {

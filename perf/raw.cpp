@@ -113,7 +113,7 @@ result write_1m(context& ctx) {
     r.latencies.reserve(loop.min_records() * 8);
     const timed_part total;
     std::uint64_t i = 0;
-    for (; loop.more(i); ++i) {
+    for (; loop.more(i, total); ++i) {
         if (i % per_file == 0 && i != 0) f.truncate();
         const stopwatch op;
         f.pwrite_all(chunk.data(), chunk.size(), (i % per_file) * mib);
@@ -139,7 +139,7 @@ result pwrite_loop(context& ctx, std::uint64_t bytes, std::uint64_t default_reco
     std::uint32_t fold = 0;
     const timed_part total;
     std::uint64_t i = 0;
-    for (; loop.more(i); ++i) {
+    for (; loop.more(i, total); ++i) {
         if (i % per_file == 0 && i != 0) f.truncate();
         const stopwatch op;
         const std::byte* rec = source.data() + (i * 64) % mib;  // distinct records
@@ -163,7 +163,7 @@ result crc_loop(context& ctx, bool portable) {
     std::uint32_t crc = 0;
     const timed_part total;
     std::uint64_t i = 0;
-    for (; loop.more(i); ++i) {
+    for (; loop.more(i, total); ++i) {
         const stopwatch op;
         crc = portable ? detail::crc32c_extend_portable(crc, buffer.data(), buffer.size())
                        : detail::crc32c_extend(crc, buffer.data(), buffer.size());
@@ -196,7 +196,7 @@ result memcpy_crc(context& ctx, std::size_t bytes) {
     result r;
     const timed_part total;
     std::uint64_t i = 0;
-    for (; loop.more(i); ++i) {
+    for (; loop.more(i, total); ++i) {
         std::byte* out = ring.data() + (i % slots_out) * bytes;
         std::memcpy(out, source.data() + (i % slots_in) * bytes, bytes);
         fold ^= detail::crc32c_extend(0, out, bytes);
