@@ -8,6 +8,19 @@ endforeach()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
+# Runs wal-bench --json with the given arguments, fails the test unless it exits 0, and sets
+# `out_var` to its JSON lines as a CMake list (one line per workload).
+function(wal_bench_json out_var)
+  execute_process(COMMAND "${WAL_BENCH}" --json ${ARGN} -d "${WORK_DIR}"
+                  OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "wal-bench --json ${ARGN} failed (${rc}): ${err}")
+  endif()
+  string(STRIP "${out}" out)
+  string(REPLACE "\n" ";" lines "${out}")
+  set(${out_var} "${lines}" PARENT_SCOPE)
+endfunction()
+
 # --list names every raw baseline.
 execute_process(COMMAND "${WAL_BENCH}" --list OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -29,13 +42,7 @@ endif()
 
 # JSON lines: every field, the scale asked for, a ratio for the workload that has a baseline
 # (whose baseline is brought along), and nothing left behind in --dir.
-execute_process(COMMAND "${WAL_BENCH}" --json -n 20 -w raw.crc32c.portable -w "raw.fdatasync.*" -d "${WORK_DIR}"
-                OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "wal-bench --json failed (${rc}): ${err}")
-endif()
-string(STRIP "${out}" out)
-string(REPLACE "\n" ";" lines "${out}")
+wal_bench_json(lines -n 20 -w raw.crc32c.portable -w "raw.fdatasync.*")
 set(seen "")
 foreach(line IN LISTS lines)
   string(JSON name GET "${line}" workload)
@@ -81,14 +88,7 @@ endif()
 
 # Every workload, two records each: each reports its CPU time per record (wal-bench refuses a
 # workload that did records without timing them), and each that names a baseline has a ratio.
-execute_process(COMMAND "${WAL_BENCH}" --json -n 2 -d "${WORK_DIR}"
-                OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "wal-bench --json -n 2 (every workload) failed (${rc}): ${err}")
-endif()
-execute_process(COMMAND "${WAL_BENCH}" --list OUTPUT_VARIABLE listing)
-string(STRIP "${out}" out)
-string(REPLACE "\n" ";" lines "${out}")
+wal_bench_json(lines -n 2)
 foreach(line IN LISTS lines)
   string(JSON name GET "${line}" workload)
   string(JSON records GET "${line}" records)
@@ -112,16 +112,10 @@ endforeach()
 
 # idle.cpu: no records, so no CPU per record; its figure is cpu_s, over about 2 s of wall time.
 # tail.latency: a latency per record. Both with the records asked for where they take any.
-execute_process(COMMAND "${WAL_BENCH}" --json -n 20 -w idle.cpu -w tail.latency -d "${WORK_DIR}"
-                OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "wal-bench -w idle.cpu -w tail.latency failed (${rc}): ${err}")
-endif()
-string(STRIP "${out}" out)
-string(REPLACE "\n" ";" lines "${out}")
+wal_bench_json(lines -n 20 -w idle.cpu -w tail.latency)
 list(LENGTH lines count)
 if(NOT count EQUAL 2)
-  message(FATAL_ERROR "expected two JSON lines, got: ${out}")
+  message(FATAL_ERROR "expected two JSON lines, got: ${lines}")
 endif()
 foreach(line IN LISTS lines)
   string(JSON name GET "${line}" workload)
