@@ -171,13 +171,22 @@ result tail_latency(context& ctx) {
     std::uint64_t seen = 0;                 // guarded by m
     std::uint64_t completions = 0;          // guarded by m
     clock::time_point woke, written;        // guarded by m
+    boost::system::error_code failure;      // guarded by m: the reader or an append failed
     std::atomic<std::uint64_t> handled{0};  // both handlers of a record count, for the spinning variant
     const char* spin_env = std::getenv("NORIWAL_BENCH_TAIL_SPIN");
     const bool spin = spin_env != nullptr && std::string_view(spin_env) == "1";
     std::function<void()> wait_next;
     wait_next = [&] {
         rd.async_next([&](boost::system::error_code ec, entry) {
-            if (ec) return;
+            if (ec) {  // the cancel at the end, or a failure the loop must not wait for
+                {
+                    std::lock_guard lk(m);
+                    failure = ec;
+                }
+                handled.fetch_add(2, std::memory_order_release);  // ends a spinning wait too
+                seen_cv.notify_one();
+                return;
+            }
             const auto now = clock::now();
             wait_next();  // waiting again before the next append starts: every record is a wake-up
             {
@@ -203,12 +212,13 @@ result tail_latency(context& ctx) {
     const timed_part total;
     for (std::uint64_t i = 1; i <= n; ++i) {
         const auto t0 = clock::now();
-        w.async_append(record::put("k", value), [&](boost::system::error_code, position) {
+        w.async_append(record::put("k", value), [&](boost::system::error_code ec, position) {
             const auto now = clock::now();
             {
                 std::lock_guard lk(m);
                 written = now;
                 ++completions;
+                if (ec) failure = ec;
             }
             handled.fetch_add(1, std::memory_order_release);
             seen_cv.notify_one();
@@ -218,7 +228,8 @@ result tail_latency(context& ctx) {
             }
         }
         std::unique_lock lk(m);
-        seen_cv.wait(lk, [&] { return seen >= i && completions >= i; });
+        seen_cv.wait(lk, [&] { return (seen >= i && completions >= i) || failure; });
+        if (failure) throw std::runtime_error("tail.latency: " + failure.message());
         r.latencies.add(std::chrono::duration_cast<std::chrono::nanoseconds>(woke - t0));
         completed.add(std::chrono::duration_cast<std::chrono::nanoseconds>(written - t0));
     }
