@@ -7,6 +7,7 @@
 //   append.always.1k.<await|w8|w64>
 //   append_batch.always.1k.<b10|b100|b1000>
 //   batch.window.1k (completion-to-durable time under batch(5 ms))
+//   idle.cpu (the CPU time of an open wal with nothing to do)
 #include "bench.hpp"
 
 #include <noriwal/wal.hpp>
@@ -42,9 +43,7 @@ wal_config bench_config(const context& ctx, fsync_policy policy) {
     cfg.max_record_size = 1u << 20;
     // To weigh the polling trade-off (doc/performance.md): the writer and sync threads'
     // idle_spin in microseconds, instead of the default.
-    if (const char* spin = std::getenv("NORIWAL_BENCH_IDLE_SPIN_US")) {
-        cfg.idle_spin = std::chrono::microseconds(std::strtol(spin, nullptr, 10));
-    }
+    if (const auto spin = idle_spin_from_env()) cfg.idle_spin = *spin;
     return cfg;
 }
 
@@ -143,14 +142,14 @@ result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, st
             r.latencies.add(op.elapsed());
         }
     };
-    const stopwatch total;
+    const timed_part total;
     for (int i = 0; i < writers; ++i) {
         asio::co_spawn(ioc, writer, [&](std::exception_ptr e) {
             if (e) failure = e;
         });
     }
     ioc.run();
-    r.seconds = total.seconds();
+    total.stop(r);
     if (failure) std::rethrow_exception(failure);
     r.records = n;
     r.value_bytes = value_bytes;
@@ -189,10 +188,10 @@ result pipelined(context& ctx, fsync_policy policy, std::uint64_t value_bytes, s
         }
     };
     const starter start{w, src, r, started, done, n, failure};
-    const stopwatch total;
+    const timed_part total;
     for (std::uint64_t i = 0; i < window && started < n; ++i) start();
     ioc.run();
-    r.seconds = total.seconds();
+    total.stop(r);
     check(failure);
     if (done != n) throw std::runtime_error("completed " + std::to_string(done) + " of " + std::to_string(n));
     r.records = n;
@@ -243,10 +242,10 @@ result batch_window(context& ctx, std::uint64_t n) {
             if (started < n && !failure) start();
         });
     };
-    const stopwatch total;
+    const timed_part total;
     for (std::uint64_t i = 0; i < window && started < n; ++i) start();
     ioc.run();
-    r.seconds = total.seconds();
+    total.stop(r);
     check(failure);
     w.sync();  // the last records' rounds, so that every record has a durable time
     const auto deadline = clock::now() + std::chrono::seconds(10);
@@ -275,6 +274,25 @@ result batch_window(context& ctx, std::uint64_t n) {
     return r;
 }
 
+// An open wal with the default configuration and nothing to do, for 2 s (after its first segment
+// and its spare are ready): the CPU time its threads use at rest, which should be none. The
+// benchmark's thread sleeps meanwhile, so that `cpu_s` is the wal's alone.
+result idle_cpu(context& ctx) {
+    wal_config cfg;
+    cfg.dir = ctx.dir() / "wal";
+    asio::io_context ioc(1);
+    auto w = open_ready(ioc, cfg, placement::writer_thread);
+    result r;
+    const timed_part total;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    total.stop(r);
+    r.records = 0;  // no cpu_us_per_record: the figure is cpu_s
+    r.extra.emplace_back("cpu_s", r.cpu_seconds.value_or(0));
+    r.note = "default wal_config, no appends; cpu_s: CPU seconds (user + system, all threads) over `seconds`";
+    close_on(ioc, w);
+    return r;
+}
+
 // Each workload also runs with the writer strand on the benchmark's own io_context (suffix
 // ".shared": wal_config::io_executor), where one thread awaits, frames and writes.
 constexpr struct {
@@ -294,11 +312,14 @@ std::vector<registration> register_all() {
             for (const auto& size : append_sizes) {
                 const std::string base = std::string("append.") + policy + "." + size.name;
                 const auto p = policy_named(policy);
-                // Small records are bound by CPU work per record (compared with a memcpy and CRC
-                // of each record), large ones by page-cache bandwidth (compared with 1 MiB writes).
-                const bool big = size.bytes > 1024;
-                const std::string baseline = big ? "raw.write.1m" : "raw.memcpy_crc";
-                const rate compare = big ? rate::mb_per_s : rate::records_per_s;
+                // An awaited append is a group of one: one write system call per record, as
+                // raw.pwrite.<size> does it. Pipelined appends share writes: 100-byte records
+                // are then bound by the CPU work per record (a memcpy and CRC of each), larger
+                // ones by page-cache bandwidth (1 MiB writes).
+                const std::string await_baseline = std::string("raw.pwrite.") + size.name;
+                const bool small = size.bytes < 1024;
+                const std::string pipelined_baseline = small ? "raw.memcpy_crc.100b" : "raw.write.1m";
+                const rate pipelined_compare = small ? rate::records_per_s : rate::mb_per_s;
                 regs.emplace_back(workload{base + ".await" + pl.suffix,
                                            std::string("one coroutine co_awaits each ") + size.name +
                                                " append, fsync_policy::" + policy + pl.note,
@@ -306,7 +327,7 @@ std::vector<registration> register_all() {
                                                return awaiting(ctx, p, ctx.value_bytes(size.bytes),
                                                                ctx.records(size.await_records), 1, 1, where);
                                            },
-                                           baseline, compare});
+                                           await_baseline, rate::records_per_s});
                 regs.emplace_back(workload{base + ".pipelined" + pl.suffix,
                                            std::string("1024 ") + size.name +
                                                " appends in flight (callbacks), fsync_policy::" + policy +
@@ -315,7 +336,7 @@ std::vector<registration> register_all() {
                                                return pipelined(ctx, p, ctx.value_bytes(size.bytes),
                                                                 ctx.records(size.pipelined_records), where);
                                            },
-                                           baseline, compare});
+                                           pipelined_baseline, pipelined_compare});
             }
         }
         for (const auto& c : concurrent_writers) {
@@ -341,11 +362,16 @@ std::vector<registration> register_all() {
                                        "raw.fdatasync.prezeroed.1k", rate::records_per_s});
         }
     }
+    regs.emplace_back(workload{"idle.cpu",
+                               "an open wal with the default config left idle for 2 s: CPU seconds it uses "
+                               "(cpu_s)",
+                               idle_cpu,
+                               {}});
     regs.emplace_back(workload{"batch.window.1k",
                                "1024 1 KiB appends in flight under fsync_policy::batch(5 ms): the time from "
                                "each completion to durability (max, p99)",
                                [](context& ctx) { return batch_window(ctx, ctx.records(200'000)); },
-                               "raw.fdatasync.prezeroed.1k", rate::records_per_s});
+                               "raw.write.1m", rate::mb_per_s});
     return regs;
 }
 

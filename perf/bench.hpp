@@ -11,13 +11,13 @@
 //         const std::uint64_t n = ctx.records(100'000);  // default scale
 //         result r;
 //         r.latencies.reserve(n);                         // no allocation in the timed loop
-//         const stopwatch total;
+//         const timed_part total;                         // wall clock and CPU time from here
 //         for (std::uint64_t i = 0; i < n; ++i) {
 //             const stopwatch op;
 //             ... one operation ...
 //             r.latencies.add(op.elapsed());
 //         }
-//         r.seconds = total.seconds();
+//         total.stop(r);                                  // r.seconds, r.cpu_seconds
 //         r.records = n;
 //         r.value_bytes = 1024;
 //         return r;
@@ -29,12 +29,17 @@
 //
 // A workload that names a baseline is compared with it in the same run: wal-bench runs the
 // baseline too (before it) and reports the ratio of the chosen rate (records/s by default).
+// Every workload times its measured part with a timed_part, so that its CPU time per record
+// is reported next to its wall-clock rate (wal-bench refuses a result without it).
 #pragma once
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -62,6 +67,9 @@ public:
     std::uint64_t value_bytes(std::uint64_t default_bytes) const noexcept {
         return value_bytes_.value_or(default_bytes);
     }
+    /// Whether --records fixed the count (a raw baseline then runs exactly that many records
+    /// instead of running until its rate is stable: see stable_loop).
+    bool records_fixed() const noexcept { return records_.has_value(); }
 
 private:
     std::filesystem::path dir_;
@@ -112,6 +120,24 @@ private:
     clock::time_point start_;
 };
 
+/// CPU time (user + system) the whole process has used so far, all its threads, in seconds.
+inline double process_cpu_seconds() noexcept {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto s = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+/// NORIWAL_BENCH_IDLE_SPIN_US, if set: the wal_config::idle_spin (microseconds) that the append
+/// workloads and tail.latency use instead of the default, to weigh polling against sleeping.
+inline std::optional<std::chrono::microseconds> idle_spin_from_env() {
+    const char* spin = std::getenv("NORIWAL_BENCH_IDLE_SPIN_US");
+    if (spin == nullptr) return std::nullopt;
+    return std::chrono::microseconds(std::strtol(spin, nullptr, 10));
+}
+
 /// Which rate a ratio to the baseline compares.
 enum class rate : std::uint8_t { records_per_s, mb_per_s };
 
@@ -122,11 +148,61 @@ struct result {
     /// Bytes moved in `seconds`, for mb_per_s; 0 means records * value_bytes.
     std::uint64_t bytes = 0;
     double seconds = 0;  ///< wall-clock time of the measured part only
+    /// CPU time (user + system, every thread of the process: the wal's threads included) over
+    /// the same measured part; set by timed_part::stop.
+    std::optional<double> cpu_seconds;
     latency_samples latencies;
     /// Free-form numeric figures (e.g. "fsyncs", "group_size"), printed after the standard ones.
     std::vector<std::pair<std::string, double>> extra;
     /// A remark for the human-readable output only (e.g. which CRC32C code ran).
     std::string note;
+};
+
+/// The measured part of a workload: wall-clock time and the process's CPU time, from
+/// construction to stop(). Unlike a stopwatch it calls getrusage, so it times a whole loop,
+/// not one operation.
+class timed_part {
+public:
+    timed_part() noexcept : cpu_start_(process_cpu_seconds()) {}
+    /// Sets r.seconds and r.cpu_seconds to what passed since construction.
+    void stop(result& r) const noexcept {
+        r.seconds = wall_.seconds();
+        r.cpu_seconds = process_cpu_seconds() - cpu_start_;
+    }
+    std::chrono::nanoseconds elapsed() const noexcept { return wall_.elapsed(); }
+    double seconds() const noexcept { return wall_.seconds(); }
+
+private:
+    double cpu_start_;
+    stopwatch wall_;  // started after the first getrusage: its cost is not in the time
+};
+
+/// How long a raw baseline runs when --records does not fix its count: long enough that its
+/// rate is stable from run to run (a 20 ms loop over cached data swings by a third).
+inline constexpr double stable_seconds = 0.5;
+
+/// The loop of a raw baseline: at least `default_records` iterations and, unless --records
+/// fixed the count (then exactly that many), more in steps of `step` until the workload's
+/// timed part has lasted stable_seconds. `step` keeps the clock out of short iterations.
+class stable_loop {
+public:
+    stable_loop(const context& ctx, std::uint64_t default_records, std::uint64_t step = 1) noexcept
+        : min_(ctx.records(default_records)),
+          step_(std::max<std::uint64_t>(step, 1)),
+          timed_(!ctx.records_fixed()) {}
+    /// Whether iteration number `done` (0-based: `done` iterations are complete) should run.
+    bool more(std::uint64_t done, const timed_part& total) const noexcept {
+        if (done < min_) return true;
+        if (!timed_) return false;
+        return done % step_ != 0 || total.seconds() < stable_seconds;
+    }
+    /// The least number of iterations: what to reserve room for, times a margin.
+    std::uint64_t min_records() const noexcept { return min_; }
+
+private:
+    std::uint64_t min_;
+    std::uint64_t step_;
+    bool timed_;
 };
 
 struct workload {

@@ -117,7 +117,7 @@ result compress_loop(context& ctx, compression c, bool text) {
     result r;
     r.latencies.reserve(n);
     std::uint64_t stored = 0;
-    const stopwatch total;
+    const timed_part total;
     for (std::uint64_t i = 0; i < n; ++i) {
         const stopwatch op;
         const record rec = record::put(key, values[i % pool_n]);
@@ -125,7 +125,7 @@ result compress_loop(context& ctx, compression c, bool text) {
         r.latencies.add(op.elapsed());
         stored += out.bytes.size();
     }
-    r.seconds = total.seconds();
+    total.stop(r);
     r.records = n;
     r.value_bytes = value_bytes;
 

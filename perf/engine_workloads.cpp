@@ -54,7 +54,7 @@ result append_loop(context& ctx, std::uint64_t default_bytes, std::uint64_t defa
     std::error_code one;
     result r;
     r.latencies.reserve(n);
-    const stopwatch total;
+    const timed_part total;
     for (std::uint64_t i = 0; i < n; ++i) {
         const stopwatch op;
         if (const auto ec =
@@ -62,7 +62,7 @@ result append_loop(context& ctx, std::uint64_t default_bytes, std::uint64_t defa
             throw std::runtime_error("append: " + ec.message());
         r.latencies.add(op.elapsed());
     }
-    r.seconds = total.seconds();
+    total.stop(r);
     r.records = n;
     r.value_bytes = value_bytes;
     r.bytes = n * e.bytes.size();  // framed bytes written
@@ -97,10 +97,10 @@ result recover(context& ctx) {
     recovery_info info;
     result r;
     r.latencies.reserve(1);
-    const stopwatch total;
+    const timed_part total;
     auto log = open_engine(cfg, &info);
     r.latencies.add(total.elapsed());
-    r.seconds = total.seconds();
+    total.stop(r);
     if (info.valid_records != n) throw std::runtime_error("recovered " + std::to_string(info.valid_records));
     r.records = n;
     r.value_bytes = 1024;
@@ -113,16 +113,16 @@ result recover(context& ctx) {
 const registration regs[] = {
     registration{{"engine.append.100b",
                   "segment_log::append of one 100-byte record per call (no fsync, no async layer)",
-                  append_100b, "raw.write.1m", rate::mb_per_s}},
+                  append_100b, "raw.pwrite.100b", rate::records_per_s}},
     registration{{"engine.append.1k",
                   "segment_log::append of one 1 KiB record per call (no fsync, no async layer)", append_1k,
-                  "raw.write.1m", rate::mb_per_s}},
+                  "raw.pwrite.1k", rate::records_per_s}},
     registration{{"engine.append.10k",
                   "segment_log::append of one 10 KiB record per call (no fsync, no async layer)", append_10k,
-                  "raw.write.1m", rate::mb_per_s}},
+                  "raw.pwrite.10k", rate::records_per_s}},
     registration{{"engine.recover.1gib",
                   "segment_log::open (recovery) of a log of 1 GiB of 1 KiB records, page cache warm", recover,
-                  "raw.memcpy_crc", rate::mb_per_s}},
+                  "raw.mmap_crc.1gib", rate::mb_per_s}},
 };
 
 }  // namespace

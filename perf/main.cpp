@@ -18,6 +18,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <system_error>
 
 namespace noriwal::bench {
@@ -53,6 +54,7 @@ struct report {
     double mb_per_s = 0;
     double p50_us = std::nan("");
     double p99_us = std::nan("");
+    double cpu_us_per_record = std::nan("");
     double peak_rss_mb = 0;
     std::optional<std::pair<std::string, double>> ratio_to;
 };
@@ -178,6 +180,7 @@ std::string json_line(const report& rep) {
     add_field(s, "mb_per_s", json_number(rep.mb_per_s));
     add_field(s, "p50_us", json_number(rep.p50_us));
     add_field(s, "p99_us", json_number(rep.p99_us));
+    add_field(s, "cpu_us_per_record", json_number(rep.cpu_us_per_record));
     add_field(s, "peak_rss_mb", json_number(rep.peak_rss_mb));
     if (rep.ratio_to) {
         std::string ratio = "{\"baseline\":";
@@ -204,20 +207,21 @@ void print_table(const std::vector<report>& reports, std::ostream& os) {
     std::size_t name_width = 8;
     for (const auto& rep : reports) name_width = std::max(name_width, rep.workload.size());
     char line[512];
-    std::snprintf(line, sizeof line, "%-*s %10s %8s %9s %13s %11s %10s %10s %9s  %s\n",
+    std::snprintf(line, sizeof line, "%-*s %10s %8s %9s %13s %11s %10s %10s %10s %9s  %s\n",
                   static_cast<int>(name_width), "workload", "records", "bytes", "seconds", "records/s",
-                  "MB/s", "p50 us", "p99 us", "rss MB", "ratio");
+                  "MB/s", "p50 us", "p99 us", "cpu us/rec", "rss MB", "ratio");
     os << line;
     for (const auto& rep : reports) {
         std::string ratio;
         if (rep.ratio_to) ratio = fixed(rep.ratio_to->second, 3) + " of " + rep.ratio_to->first;
-        std::snprintf(line, sizeof line, "%-*s %10llu %8llu %9s %13s %11s %10s %10s %9s  %s\n",
+        std::snprintf(line, sizeof line, "%-*s %10llu %8llu %9s %13s %11s %10s %10s %10s %9s  %s\n",
                       static_cast<int>(name_width), rep.workload.c_str(),
                       static_cast<unsigned long long>(rep.r.records),
                       static_cast<unsigned long long>(rep.r.value_bytes), fixed(rep.r.seconds, 3).c_str(),
                       fixed(rep.records_per_s, 0).c_str(), fixed(rep.mb_per_s, 1).c_str(),
                       fixed(rep.p50_us, 1).c_str(), fixed(rep.p99_us, 1).c_str(),
-                      fixed(rep.peak_rss_mb, 1).c_str(), ratio.c_str());
+                      fixed(rep.cpu_us_per_record, 3).c_str(), fixed(rep.peak_rss_mb, 1).c_str(),
+                      ratio.c_str());
         os << line;
         if (!rep.r.extra.empty() || !rep.r.note.empty()) {
             os << std::string(name_width, ' ') << "   ";
@@ -289,6 +293,12 @@ report run_one(const workload& w, const std::filesystem::path& base, std::option
     rss.reset();
     rep.r = w.run(ctx);
     rep.peak_rss_mb = rss.mb();
+    // A workload that did records without timing them with a timed_part would report no CPU
+    // figure: a mistake in the workload, not a measurement.
+    if (!rep.r.cpu_seconds && rep.r.records != 0)
+        throw std::logic_error("the workload set no CPU time (time its measured part with a timed_part)");
+    if (rep.r.cpu_seconds && rep.r.records != 0)
+        rep.cpu_us_per_record = *rep.r.cpu_seconds * 1e6 / static_cast<double>(rep.r.records);
     const double bytes =
         static_cast<double>(rep.r.bytes != 0 ? rep.r.bytes : rep.r.records * rep.r.value_bytes);
     if (rep.r.seconds > 0) {

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -47,6 +48,9 @@ public:
     void datasync() const {
         if (::fdatasync(fd_) != 0) fail("fdatasync");
     }
+    void truncate() const {
+        if (::ftruncate(fd_, 0) != 0) fail("ftruncate");
+    }
 
 private:
     int fd_;
@@ -64,32 +68,38 @@ std::vector<std::byte> pattern(std::size_t n) {
     return out;
 }
 
-// pwrite of one 1 KiB record, then fdatasync, n times: the cost of one durable append with no
-// batching, the floor under `fsync_policy::always()` with a single writer.
+// pwrite of one 1 KiB record, then fdatasync, per record: the cost of one durable append with
+// no batching, the floor under `fsync_policy::always()` with a single writer. At least 20 000
+// records and 0.5 s: a disk that syncs in 10 us would be done in 0.2 s. The prezeroed file
+// holds 20 000 records (or --records); past its end the loop starts again at its beginning,
+// whose blocks are as allocated and written as the rest.
 result fdatasync_loop(context& ctx, bool prezeroed) {
-    const std::uint64_t n = ctx.records(20000);
+    const stable_loop loop(ctx, 20000);
+    const std::uint64_t room = loop.min_records();
     const fd_file f(ctx.dir() / "raw.data");
     if (prezeroed) {
         // Blocks written and synced beforehand: the fdatasync in the loop then has data to
         // flush but no block allocation or size change to journal.
         const std::vector<std::byte> zeros(mib);
-        for (std::uint64_t off = 0; off < n * kib; off += mib) f.pwrite_all(zeros.data(), zeros.size(), off);
+        for (std::uint64_t off = 0; off < room * kib; off += mib)
+            f.pwrite_all(zeros.data(), zeros.size(), off);
         f.datasync();
     }
     const auto record = pattern(kib);
     result r;
-    r.latencies.reserve(n);
-    const stopwatch total;
-    for (std::uint64_t i = 0; i < n; ++i) {
+    r.latencies.reserve(room * 8);
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
         const stopwatch op;
-        f.pwrite_all(record.data(), record.size(), i * kib);
+        f.pwrite_all(record.data(), record.size(), (prezeroed ? i % room : i) * kib);
         f.datasync();
         r.latencies.add(op.elapsed());
     }
-    r.seconds = total.seconds();
-    r.records = n;
+    total.stop(r);
+    r.records = i;
     r.value_bytes = kib;
-    r.extra.emplace_back("fdatasyncs", static_cast<double>(n));
+    r.extra.emplace_back("fdatasyncs", static_cast<double>(i));
     return r;
 }
 
@@ -97,44 +107,79 @@ result fdatasync_prezeroed(context& ctx) { return fdatasync_loop(ctx, true); }
 result fdatasync_growing(context& ctx) { return fdatasync_loop(ctx, false); }
 
 // Buffered 1 MiB writes into a growing file, no sync: the page-cache bandwidth that bounds
-// `fsync_policy::os()` throughput.
+// `fsync_policy::os()` throughput. The file is cut back to nothing after every 256 MiB (the
+// time of that ftruncate is counted), so that a run of stable_seconds does not fill the page
+// cache with dirty pages that the kernel then starts writing back.
 result write_1m(context& ctx) {
-    const std::uint64_t n = ctx.records(1024);
-    const fd_file f(ctx.dir() / "raw.data");
+    constexpr std::uint64_t per_file = 256;
+    fd_file f(ctx.dir() / "raw.data");
     const auto chunk = pattern(mib);
     result r;
-    r.latencies.reserve(n);
-    const stopwatch total;
-    for (std::uint64_t i = 0; i < n; ++i) {
+    const stable_loop loop(ctx, 1024);
+    r.latencies.reserve(loop.min_records() * 8);
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
+        if (i % per_file == 0 && i != 0) f.truncate();
         const stopwatch op;
-        f.pwrite_all(chunk.data(), chunk.size(), i * mib);
+        f.pwrite_all(chunk.data(), chunk.size(), (i % per_file) * mib);
         r.latencies.add(op.elapsed());
     }
-    r.seconds = total.seconds();
-    r.records = n;
+    total.stop(r);
+    r.records = i;
     r.value_bytes = mib;
     return r;
 }
 
-// CRC32C over a 1 MiB buffer (it stays in cache), n times: the checksum's own speed.
+// One buffered pwrite per record, CRC32C of the record first, at the next offset of a growing
+// file, never synced: what a log that writes each record with its own system call as it
+// arrives does at the least. An awaited append under `os` or `batch` is one such write (a
+// group of one). The file is cut back after every 64 MiB, as raw.write.1m does.
+result pwrite_loop(context& ctx, std::uint64_t bytes, std::uint64_t default_records) {
+    const std::uint64_t per_file = std::max<std::uint64_t>(1, 64 * mib / bytes);
+    fd_file f(ctx.dir() / "raw.data");
+    const auto source = pattern(mib + bytes);
+    result r;
+    const stable_loop loop(ctx, default_records, 1024);
+    r.latencies.reserve(loop.min_records() * 4);
+    std::uint32_t fold = 0;
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
+        if (i % per_file == 0 && i != 0) f.truncate();
+        const stopwatch op;
+        const std::byte* rec = source.data() + (i * 64) % mib;  // distinct records
+        fold ^= detail::crc32c_extend(0, rec, bytes);
+        f.pwrite_all(rec, bytes, (i % per_file) * bytes);
+        r.latencies.add(op.elapsed());
+    }
+    total.stop(r);
+    keep(fold);
+    r.records = i;
+    r.value_bytes = bytes;
+    return r;
+}
+
+// CRC32C over a 1 MiB buffer (it stays in cache), again and again: the checksum's own speed.
 result crc_loop(context& ctx, bool portable) {
-    const std::uint64_t n = ctx.records(portable ? 1024 : 8192);
     const auto buffer = pattern(mib);
     result r;
-    r.latencies.reserve(n);
+    const stable_loop loop(ctx, portable ? 512 : 4096);
+    r.latencies.reserve(loop.min_records() * 8);
     std::uint32_t crc = 0;
-    const stopwatch total;
-    for (std::uint64_t i = 0; i < n; ++i) {
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
         const stopwatch op;
         crc = portable ? detail::crc32c_extend_portable(crc, buffer.data(), buffer.size())
                        : detail::crc32c_extend(crc, buffer.data(), buffer.size());
         r.latencies.add(op.elapsed());
     }
-    r.seconds = total.seconds();
+    total.stop(r);
     keep(crc);
-    r.records = n;
+    r.records = i;
     r.value_bytes = mib;
-    r.extra.emplace_back("gb_per_s", r.seconds > 0 ? static_cast<double>(n * mib) / 1e9 / r.seconds : 0.0);
+    r.extra.emplace_back("gb_per_s", r.seconds > 0 ? static_cast<double>(i * mib) / 1e9 / r.seconds : 0.0);
     r.note = std::string("implementation: ") + (portable ? "portable" : detail::crc32c_implementation());
     return r;
 }
@@ -142,36 +187,39 @@ result crc_loop(context& ctx, bool portable) {
 result crc32c(context& ctx) { return crc_loop(ctx, false); }
 result crc32c_portable(context& ctx) { return crc_loop(ctx, true); }
 
-// memcpy of each 1 KiB record into an output buffer, then CRC32C of the copy: the least CPU
-// work a log must do per record before any system call. Sources cycle through 1 MiB of
-// distinct records and the output is a 4 MiB ring, so both stay in cache: an upper bound.
-// One record takes well under a microsecond, so no per-record latency is taken (timing it
-// would cost more than the work).
-result memcpy_crc(context& ctx) {
-    const std::uint64_t n = ctx.records(200'000);
-    const auto source = pattern(mib);
-    std::vector<std::byte> ring(4 * mib);
-    constexpr std::size_t slots_in = mib / kib;
-    constexpr std::size_t slots_out = 4 * mib / kib;
+// memcpy of each record into an output buffer, then CRC32C of the copy: the least CPU work a
+// log must do per record before any system call. Sources cycle through 1 MiB of distinct
+// records and the output is a 4 MiB ring, so both stay in cache: an upper bound. One record
+// takes well under a microsecond, so no per-record latency is taken (timing it would cost
+// more than the work).
+result memcpy_crc(context& ctx, std::size_t bytes) {
+    const auto source = pattern(mib + bytes);
+    std::vector<std::byte> ring(4 * mib + bytes);
+    const std::size_t slots_in = mib / bytes;
+    const std::size_t slots_out = 4 * mib / bytes;
     std::uint32_t fold = 0;
-    const stopwatch total;
-    for (std::uint64_t i = 0; i < n; ++i) {
-        std::byte* out = ring.data() + (i % slots_out) * kib;
-        std::memcpy(out, source.data() + (i % slots_in) * kib, kib);
-        fold ^= detail::crc32c_extend(0, out, kib);
-    }
+    const stable_loop loop(ctx, 200'000, 4096);
     result r;
-    r.seconds = total.seconds();
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
+        std::byte* out = ring.data() + (i % slots_out) * bytes;
+        std::memcpy(out, source.data() + (i % slots_in) * bytes, bytes);
+        fold ^= detail::crc32c_extend(0, out, bytes);
+    }
+    total.stop(r);
     keep(fold);
-    r.records = n;
-    r.value_bytes = kib;
+    r.records = i;
+    r.value_bytes = bytes;
     return r;
 }
 
-// Recovery's floor: map files of 128 MiB (a segment) that the page cache holds, one at a time,
-// and CRC32C each 1 KiB of them, as recovery checks each record, unmapping each file before
-// the next (1 GiB by default, --records counts KiB). Unlike raw.memcpy_crc the bytes come
-// from memory, not from the CPU cache, and each page is faulted into the mapping.
+// Recovery's and a scan's floor: map files of 128 MiB (a segment) that the page cache holds,
+// one at a time, and CRC32C each 1 KiB of them, as recovery checks each record, unmapping
+// each file before the next (1 GiB by default, --records counts KiB). Unlike raw.memcpy_crc
+// the bytes come from memory, not from the CPU cache, and each page is faulted into the
+// mapping. One pass over 1 GiB takes about 0.2 s: passes repeat until stable_seconds (one
+// pass when --records is given); `records` counts the KiB checked in all of them.
 result mmap_crc(context& ctx) {
     const std::uint64_t n = ctx.records(std::uint64_t{1} << 20);
     constexpr std::uint64_t file_bytes = 128 * mib;
@@ -204,37 +252,75 @@ result mmap_crc(context& ctx) {
     };
     keep(pass());  // the page cache holds the files from here on
     result r;
-    r.latencies.reserve(1);
-    const stopwatch total;
-    keep(pass());
-    r.latencies.add(total.elapsed());
-    r.seconds = total.seconds();
-    r.records = n;
+    r.latencies.reserve(64);
+    std::uint64_t passes = 0;
+    const timed_part total;
+    do {
+        const stopwatch op;
+        keep(pass());
+        r.latencies.add(op.elapsed());
+        ++passes;
+    } while (!ctx.records_fixed() && total.seconds() < stable_seconds);
+    total.stop(r);
+    r.records = n * passes;
     r.value_bytes = kib;
+    r.extra.emplace_back("passes", static_cast<double>(passes));
     return r;
 }
 
 const registration regs[] = {
     registration{{"raw.mmap_crc.1gib",
-                  "mmap 128 MiB files held by the page cache, one at a time, and CRC32C each KiB (1 GiB)",
+                  "mmap 128 MiB files held by the page cache, one at a time, and CRC32C each KiB (1 GiB a "
+                  "pass, for >= 0.5 s): the floor of a scan or a recovery of the same bytes",
                   mmap_crc,
                   {}}},
     registration{{"raw.fdatasync.prezeroed.1k",
-                  "pwrite 1 KiB + fdatasync per record into a file zero-filled and synced beforehand",
+                  "pwrite 1 KiB + fdatasync per record into a file zero-filled and synced beforehand, for "
+                  ">= 0.5 s: one durable append at a time",
                   fdatasync_prezeroed,
                   {}}},
     registration{{"raw.fdatasync.growing.1k",
-                  "pwrite 1 KiB + fdatasync per record, appending to an empty file",
+                  "pwrite 1 KiB + fdatasync per record, appending to an empty file (each sync also "
+                  "journals the size), for >= 0.5 s",
                   fdatasync_growing,
                   {}}},
-    registration{
-        {"raw.write.1m", "buffered pwrite of 1 MiB chunks into a growing file, never synced", write_1m, {}}},
-    registration{{"raw.crc32c", "CRC32C (run-time chosen code) over a 1 MiB in-cache buffer", crc32c, {}}},
-    registration{{"raw.crc32c.portable", "CRC32C forced onto the portable slicing-by-8 code, 1 MiB buffer",
+    registration{{"raw.write.1m",
+                  "buffered pwrite of 1 MiB chunks into a growing file, never synced, for >= 0.5 s: "
+                  "page-cache bandwidth",
+                  write_1m,
+                  {}}},
+    registration{{"raw.pwrite.100b",
+                  "CRC32C + one buffered pwrite per 100-byte record at the end of a file, for >= 0.5 s: "
+                  "a log writing each record as it comes",
+                  [](context& ctx) { return pwrite_loop(ctx, 100, 300'000); },
+                  {}}},
+    registration{{"raw.pwrite.1k",
+                  "CRC32C + one buffered pwrite per 1 KiB record at the end of a file, for >= 0.5 s: "
+                  "a log writing each record as it comes",
+                  [](context& ctx) { return pwrite_loop(ctx, kib, 200'000); },
+                  {}}},
+    registration{{"raw.pwrite.10k",
+                  "CRC32C + one buffered pwrite per 10 KiB record at the end of a file, for >= 0.5 s: "
+                  "a log writing each record as it comes",
+                  [](context& ctx) { return pwrite_loop(ctx, 10 * kib, 40'000); },
+                  {}}},
+    registration{{"raw.crc32c",
+                  "CRC32C (run-time chosen code) over a 1 MiB in-cache buffer, for >= 0.5 s: the "
+                  "checksum's own speed",
+                  crc32c,
+                  {}}},
+    registration{{"raw.crc32c.portable",
+                  "CRC32C forced onto the portable slicing-by-8 code, 1 MiB buffer, for >= 0.5 s",
                   crc32c_portable, "raw.crc32c", rate::mb_per_s}},
     registration{{"raw.memcpy_crc",
-                  "memcpy of a 1 KiB record into an output ring + CRC32C of it, per record",
-                  memcpy_crc,
+                  "memcpy of a 1 KiB record into an output ring + CRC32C of it, all in cache, for >= 0.5 "
+                  "s: the least CPU work per record",
+                  [](context& ctx) { return memcpy_crc(ctx, kib); },
+                  {}}},
+    registration{{"raw.memcpy_crc.100b",
+                  "memcpy of a 100-byte record into an output ring + CRC32C of it, all in cache, for >= "
+                  "0.5 s: the least CPU work per record",
+                  [](context& ctx) { return memcpy_crc(ctx, 100); },
                   {}}},
 };
 

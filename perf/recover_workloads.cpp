@@ -89,10 +89,10 @@ result recover(context& ctx, std::uint64_t default_records) {
     result r;
     r.latencies.reserve(1);
     rss_sampler rss;
-    const stopwatch total;
+    const timed_part total;
     auto opened = wal::open(cfg);
     r.latencies.add(total.elapsed());
-    r.seconds = total.seconds();
+    total.stop(r);
     rss.stop();
     opened.log.close();
     if (opened.recovery.valid_records != n)
@@ -129,17 +129,16 @@ result append_memory(context& ctx) {
         });
     };
     rss_sampler rss;
-    const stopwatch total;
+    const timed_part total;
     for (std::uint64_t i = 0; i < 1024 && started < n; ++i) start();
     ioc.run();
-    const double seconds = total.seconds();
+    result r;
+    total.stop(r);
     rss.stop();
     if (failure) throw std::runtime_error("append: " + failure.message());
     if (done != n) throw std::runtime_error("completed " + std::to_string(done) + " of " + std::to_string(n));
     const auto s = w.stats();
     w.close();
-    result r;
-    r.seconds = seconds;
     r.records = n;
     r.value_bytes = 1024;
     r.extra.emplace_back("segments_rolled", static_cast<double>(s.segments_rolled));
@@ -152,11 +151,11 @@ result append_memory(context& ctx) {
 
 const registration regs[] = {
     registration{{"recover.1gib", "wal::open (recovery) of a log of 1 GiB of 1 KiB records, page cache warm",
-                  [](context& ctx) { return recover(ctx, std::uint64_t{1} << 20); }, "raw.memcpy_crc",
+                  [](context& ctx) { return recover(ctx, std::uint64_t{1} << 20); }, "raw.mmap_crc.1gib",
                   rate::mb_per_s}},
     registration{{"memory.recover.4gib",
                   "wal::open of a 4 GiB log: peak memory (compare with recover.1gib's), page cache warm",
-                  [](context& ctx) { return recover(ctx, std::uint64_t{4} << 20); }, "raw.memcpy_crc",
+                  [](context& ctx) { return recover(ctx, std::uint64_t{4} << 20); }, "raw.mmap_crc.1gib",
                   rate::mb_per_s}},
     registration{{"memory.append.4gib",
                   "4 GiB of 1 KiB appends, 1024 in flight, default config: peak memory of a writing wal",

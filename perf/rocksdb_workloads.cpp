@@ -172,12 +172,12 @@ result puts(context& ctx, sync_mode mode, std::uint64_t value_bytes, std::uint64
         std::unique_ptr<wal_syncer> syncer;
         if (mode == sync_mode::batch)
             syncer = std::make_unique<wal_syncer>(*db, std::chrono::milliseconds(5));
-        const stopwatch total;
+        const timed_part total;
         std::vector<std::thread> pool;
         for (int t = 1; t < threads; ++t) pool.emplace_back(writer, t);
         writer(0);
         for (auto& th : pool) th.join();
-        r.seconds = total.seconds();
+        total.stop(r);
     }
     if (failure) std::rethrow_exception(failure);
     std::size_t total_samples = 0;
@@ -235,10 +235,10 @@ result scan(context& ctx, std::uint64_t n, std::uint64_t value_bytes) {
     visit_puts v;
     result r;
     r.latencies.reserve(1);
-    const stopwatch total;
+    const timed_part total;
     read_all(v);
     r.latencies.add(total.elapsed());
-    r.seconds = total.seconds();
+    total.stop(r);
     if (v.records != n)
         throw std::runtime_error("rocksdb scan read " + std::to_string(v.records) + " records");
     keep(v.fold);
@@ -256,10 +256,10 @@ result recover(context& ctx, std::uint64_t n, std::uint64_t value_bytes) {
     }
     result r;
     r.latencies.reserve(1);
-    const stopwatch total;
+    const timed_part total;
     auto db = open_db(ctx, o);
     r.latencies.add(total.elapsed());
-    r.seconds = total.seconds();
+    total.stop(r);
     std::uint64_t keys = 0;
     if (!db->GetIntProperty(rocksdb::DB::Properties::kNumEntriesActiveMemTable, &keys) || keys != n)
         throw std::runtime_error("rocksdb recovered " + std::to_string(keys) + " entries, expected " +
