@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace noriwal {
 namespace {
@@ -65,16 +66,30 @@ private:
     std::size_t len_;
 };
 
+/// An open file descriptor, closed when this goes (unless release() handed it on).
+class unique_fd {
+public:
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    ~unique_fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+
+    int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_;
+};
+
 class posix_file final : public file {
 public:
     explicit posix_file(int fd) noexcept : fd_(fd) {}
-    ~posix_file() override { ::close(fd_); }
-    posix_file(const posix_file&) = delete;
-    posix_file& operator=(const posix_file&) = delete;
 
     std::error_code write_at(std::uint64_t offset, std::span<const std::byte> data) override {
         while (!data.empty()) {
-            const ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
+            const ssize_t n = ::pwrite(fd_.get(), data.data(), data.size(), static_cast<off_t>(offset));
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return last_error();
@@ -103,7 +118,8 @@ public:
                 ++count;
             }
             if (count == 0) return {};
-            const ssize_t n = ::pwritev(fd_, iov.data(), static_cast<int>(count), static_cast<off_t>(offset));
+            const ssize_t n =
+                ::pwritev(fd_.get(), iov.data(), static_cast<int>(count), static_cast<off_t>(offset));
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return last_error();
@@ -130,7 +146,7 @@ public:
         got = 0;
         while (got < out.size()) {
             const ssize_t n =
-                ::pread(fd_, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+                ::pread(fd_.get(), out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return last_error();
@@ -143,7 +159,7 @@ public:
 
     std::error_code sync() override {
         // EINTR is not a write-back failure (those are EIO, ENOSPC...), so retrying it is safe.
-        while (::fdatasync(fd_) != 0) {
+        while (::fdatasync(fd_.get()) != 0) {
             if (errno != EINTR) return last_error();
         }
         return {};
@@ -151,13 +167,13 @@ public:
 
     std::error_code size(std::uint64_t& out) override {
         struct stat st;
-        if (::fstat(fd_, &st) != 0) return last_error();
+        if (::fstat(fd_.get(), &st) != 0) return last_error();
         out = static_cast<std::uint64_t>(st.st_size);
         return {};
     }
 
     std::error_code truncate(std::uint64_t size) override {
-        while (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+        while (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
             if (errno != EINTR) return last_error();
         }
         return {};
@@ -166,7 +182,8 @@ public:
     std::error_code allocate(std::uint64_t offset, std::uint64_t len) override {
         if (len == 0) return {};  // fallocate refuses an empty range; there is nothing to reserve
         for (;;) {
-            if (::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(len)) == 0) return {};
+            if (::fallocate(fd_.get(), 0, static_cast<off_t>(offset), static_cast<off_t>(len)) == 0)
+                return {};
             if (errno == EINTR) continue;
             if (errno != EOPNOTSUPP) return last_error();
             break;
@@ -174,7 +191,8 @@ public:
         // The file system has no fallocate (e.g. some network or FUSE file systems): glibc's
         // posix_fallocate writes a byte into each block instead. It returns the error number.
         int e;
-        while ((e = ::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(len))) == EINTR) {
+        while ((e = ::posix_fallocate(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(len))) ==
+               EINTR) {
         }
         return e == 0 ? std::error_code{} : from_errno(e);
     }
@@ -186,26 +204,22 @@ public:
             out = std::make_shared<posix_region>(nullptr, 0);
             return {};
         }
-        void* base = ::mmap(nullptr, static_cast<std::size_t>(len), PROT_READ, MAP_SHARED, fd_, 0);
+        void* base = ::mmap(nullptr, static_cast<std::size_t>(len), PROT_READ, MAP_SHARED, fd_.get(), 0);
         if (base == MAP_FAILED) return last_error();
         out = std::make_shared<posix_region>(base, static_cast<std::size_t>(len));
         return {};
     }
 
 private:
-    int fd_;
+    unique_fd fd_;
 };
 
 class posix_lock final : public directory_lock {
 public:
     explicit posix_lock(int fd) noexcept : fd_(fd) {}
-    // Closing the only descriptor of the open file description releases the flock.
-    ~posix_lock() override { ::close(fd_); }
-    posix_lock(const posix_lock&) = delete;
-    posix_lock& operator=(const posix_lock&) = delete;
 
 private:
-    int fd_;
+    unique_fd fd_;  // closing the only descriptor of the open file description releases the flock
 };
 
 int open_retrying(const char* path, int flags, mode_t mode = 0) noexcept {
@@ -232,33 +246,23 @@ public:
                 flags = O_RDWR | O_CREAT | O_EXCL;
                 break;
         }
-        const int fd = open_retrying(p.c_str(), flags, 0644);
-        if (fd < 0) return last_error();
+        unique_fd fd(open_retrying(p.c_str(), flags, 0644));
+        if (fd.get() < 0) return last_error();
         // open(O_RDONLY) succeeds on a directory; refuse it here rather than fail on first read.
         struct stat st;
-        if (::fstat(fd, &st) != 0) {
-            const auto ec = last_error();
-            ::close(fd);
-            return ec;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            ::close(fd);
-            return {EISDIR, std::system_category()};
-        }
-        out = std::make_unique<posix_file>(fd);
+        if (::fstat(fd.get(), &st) != 0) return last_error();
+        if (S_ISDIR(st.st_mode)) return {EISDIR, std::system_category()};
+        out = std::make_unique<posix_file>(fd.release());
         return {};
     }
 
     std::error_code list(const std::filesystem::path& dir, std::vector<std::string>& names) override {
         names.clear();
-        const int fd = open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY);
-        if (fd < 0) return last_error();
-        DIR* d = ::fdopendir(fd);
-        if (d == nullptr) {
-            const auto ec = last_error();
-            ::close(fd);
-            return ec;
-        }
+        unique_fd dir_fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY));
+        if (dir_fd.get() < 0) return last_error();
+        DIR* d = ::fdopendir(dir_fd.get());
+        if (d == nullptr) return last_error();
+        const int fd = dir_fd.release();  // closedir closes it
         std::error_code ec;
         for (;;) {
             errno = 0;
@@ -317,33 +321,26 @@ public:
     }
 
     std::error_code sync_directory(const std::filesystem::path& dir) override {
-        const int fd = open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY);
-        if (fd < 0) return last_error();
-        std::error_code ec;
-        while (::fsync(fd) != 0) {
-            if (errno != EINTR) {
-                ec = last_error();
-                break;
-            }
+        const unique_fd fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY));
+        if (fd.get() < 0) return last_error();
+        while (::fsync(fd.get()) != 0) {
+            if (errno != EINTR) return last_error();
         }
-        ::close(fd);
-        return ec;
+        return {};
     }
 
     std::error_code lock(const std::filesystem::path& dir, std::unique_ptr<directory_lock>& out) override {
         out.reset();
         const auto path = dir / "LOCK";
-        const int fd = open_retrying(path.c_str(), O_RDWR | O_CREAT, 0644);
-        if (fd < 0) return last_error();
+        unique_fd fd(open_retrying(path.c_str(), O_RDWR | O_CREAT, 0644));
+        if (fd.get() < 0) return last_error();
         // flock locks belong to the open file description: a second open of LOCK in this same
         // process conflicts too, which is what makes two wal objects on one directory fail.
-        while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EINTR) continue;
-            const auto ec = errno == EWOULDBLOCK ? make_error_code(errc::locked) : last_error();
-            ::close(fd);
-            return ec;
+            return errno == EWOULDBLOCK ? make_error_code(errc::locked) : last_error();
         }
-        out = std::make_unique<posix_lock>(fd);
+        out = std::make_unique<posix_lock>(fd.release());
         return {};
     }
 };

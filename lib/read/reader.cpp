@@ -210,6 +210,24 @@ std::error_code empty_reader() { return errc::closed; }
     throw std::system_error(ec, what);
 }
 
+/// `read(*core)`, or errc::closed for an empty reader.
+template <class Read>
+std::optional<entry> read_with(detail::reader_core* core, std::error_code& ec, Read read) {
+    if (core == nullptr) {
+        ec = empty_reader();
+        return std::nullopt;
+    }
+    return read(*core);
+}
+
+/// What a throwing overload returns: `e`, unless `ec` is an error other than `quiet` (the end
+/// that the overload reports as nullopt). `ec` is read only here, after `e` was computed.
+std::optional<entry> value_or_throw(std::optional<entry> e, const std::error_code& ec, errc quiet,
+                                    const char* what) {
+    if (ec && ec != quiet) throw_error(ec, what);
+    return e;
+}
+
 }  // namespace
 
 reader::reader() noexcept = default;
@@ -253,33 +271,21 @@ std::error_code reader::seek(const position& p) { return core_ ? core_->seek(p) 
 position reader::tell() const noexcept { return core_ ? core_->tell() : position{}; }
 
 std::optional<entry> reader::try_next(std::error_code& ec) {
-    if (!core_) {
-        ec = empty_reader();
-        return std::nullopt;
-    }
-    return core_->try_next(ec);
+    return read_with(core_.get(), ec, [&](detail::reader_core& c) { return c.try_next(ec); });
 }
 
 std::optional<entry> reader::try_next() {
     std::error_code ec;
-    auto e = try_next(ec);
-    if (ec && ec != errc::end_of_log) throw_error(ec, "noriwal::reader::try_next");
-    return e;
+    return value_or_throw(try_next(ec), ec, errc::end_of_log, "noriwal::reader::try_next");
 }
 
 std::optional<entry> reader::next(std::error_code& ec) {
-    if (!core_) {
-        ec = empty_reader();
-        return std::nullopt;
-    }
-    return core_->next(ec);
+    return read_with(core_.get(), ec, [&](detail::reader_core& c) { return c.next(ec); });
 }
 
 std::optional<entry> reader::next() {
     std::error_code ec;
-    auto e = next(ec);
-    if (ec && ec != errc::closed) throw_error(ec, "noriwal::reader::next");
-    return e;
+    return value_or_throw(next(ec), ec, errc::closed, "noriwal::reader::next");
 }
 
 void reader::cancel() {
@@ -293,11 +299,7 @@ void reader::cancel() {
 }
 
 std::optional<entry> reader::read_at(const position& p, std::error_code& ec) {
-    if (!core_) {
-        ec = empty_reader();
-        return std::nullopt;
-    }
-    return core_->read_at(p, ec);
+    return read_with(core_.get(), ec, [&](detail::reader_core& c) { return c.read_at(p, ec); });
 }
 
 entry reader::read_at(const position& p) {

@@ -1,49 +1,61 @@
-// The state of one reader: a cursor (segment mapping, offset, next LSN) over either a wal's
-// segment registry or a log directory read from outside (another process's log).
+// The state of one reader: a cursor (cursor.hpp) and the source it reads, either a live wal's
+// segment registry (wal_source.hpp) or a log directory read from outside, typically another
+// process's log (directory_source.hpp).
 //
-// The cursor. `cur_.expected` is the LSN of the next record to return. When `cur_.map` is set, the
-// record is looked for at `cur_.offset` of that mapping; otherwise the segment holding
-// `cur_.expected` is located first (by base LSN, O(log segments)) and, unless the LSN is the
-// segment's first, the offset is found by walking record headers from the nearest LSN sample
-// of the segment (segment_slot::samples) or from its start. Records are decoded within the
-// segment's written end (wal readers) or the mapping (directory readers), and a record is
-// returned only if its CRCs hold and its LSN is `cur_.expected`.
-//
-// Wal readers read up to a limit: the watermark of their visibility, taken from the registry
-// with the truncation epoch in one snapshot, and refreshed only when the cursor reaches it
-// (so that a scan costs no synchronisation per record). Directory readers have no watermark:
-// their end is where no record with the expected LSN decodes, and the next segment file, when
-// one appears, says whether the current one is finished (its base LSN is the next LSN).
+// try_next is one loop for both: the source puts the cursor on the record expected
+// (find_record), the cursor decodes it, and a record with the expected LSN is returned;
+// anything else there is for the source to judge (on_mismatch). The seeks and read_at are the
+// source's; what they do to the cursor are the cursor's own steps.
 #pragma once
 
 #include <noriwal/reader.hpp>
 
+#include "read/cursor.hpp"
+#include "read/directory_source.hpp"
 #include "read/segment_registry.hpp"
+#include "read/wal_source.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <system_error>
-#include <vector>
+#include <variant>
 
 namespace noriwal::detail {
 
 class next_op;
+
+/// What reader_core asks of a source (wal_source, directory_source).
+template <class S>
+concept record_source = requires(S& s, cursor_state& cur, std::error_code& ec, const record_view& rv,
+                                 const position& p, std::shared_ptr<const segment_map>& m,
+                                 std::uint64_t& end) {
+    { s.decode_limit() } -> std::same_as<std::uint32_t>;
+    { s.begin_read(cur) } -> std::same_as<std::error_code>;
+    { s.find_record(cur, ec) } -> std::same_as<read_step>;
+    { s.on_mismatch(cur, decode_status::ok, rv, ec) } -> std::same_as<read_step>;
+    { s.view_changed() } -> std::same_as<bool>;
+    { s.seek_edge(cur, true) } -> std::same_as<std::error_code>;
+    { s.seek(cur, lsn_t{1}) } -> std::same_as<std::error_code>;
+    { s.seek(cur, p) } -> std::same_as<std::error_code>;
+    { s.map_for_read_at(p, m, end) } -> std::same_as<std::error_code>;
+    s.wait_for_change();
+};
+static_assert(record_source<wal_source> && record_source<directory_source>);
 
 class reader_core {
 public:
     /// A reader of a wal, positioned at the log's first record.
     reader_core(std::shared_ptr<segment_registry> registry, reader_options opts,
                 boost::asio::any_io_executor ex);
-    /// A reader of a log directory (no registry), positioned at its first record.
+    /// A reader of a log directory, positioned at its first record.
     static std::error_code open_directory(const std::filesystem::path& dir, reader_options opts,
                                           boost::asio::any_io_executor ex, std::shared_ptr<reader_core>& out);
-    ~reader_core();
     reader_core(const reader_core&) = delete;
     reader_core& operator=(const reader_core&) = delete;
 
@@ -51,7 +63,7 @@ public:
     std::error_code seek_end();
     std::error_code seek(lsn_t lsn);
     std::error_code seek(const position& p);
-    position tell() const noexcept;
+    position tell() const noexcept { return cur_.tell(); }
 
     std::optional<entry> try_next(std::error_code& ec);
     std::optional<entry> next(std::error_code& ec);
@@ -59,7 +71,8 @@ public:
 
     const reader_options& options() const noexcept { return opts_; }
     const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
-    bool is_directory() const noexcept { return registry_ == nullptr; }
+    /// A directory reader waits on a poll timer; a wal reader in the registry's tail waiters.
+    bool is_directory() const noexcept { return std::holds_alternative<directory_source>(source_); }
 
     // For async_next (reader.cpp).
     /// Registers `w` to be woken when the registry changes after the last try_next that
@@ -70,110 +83,26 @@ public:
     std::weak_ptr<next_op> pending;  // the outstanding async_next (under op_mutex_)
 
 private:
-    struct value_buffer {
-        std::vector<std::byte> bytes;
-        std::shared_ptr<const segment_map> map;  // the key lives in the mapping
-    };
-    struct dir_segment {
-        std::uint64_t id = 0;
-        lsn_t base_lsn = 0;  // 0: unknown (bad header)
-    };
-    /// The cursor, the same for both sources (the wal's registry, a directory). A seek that
-    /// fails restores a saved copy.
-    struct cursor_state {
-        std::shared_ptr<const segment_map> map;
-        std::uint64_t seg_id = 0;
-        std::uint64_t seg_generation = 0;
-        std::uint64_t seg_end = 0;  // bytes of map that may hold records
-        bool seg_sealed = false;
-        lsn_t seg_next_base = 0;
-        std::uint64_t offset = 0;
-        bool offset_known = false;  // offset is where expected starts in segment seg_id
-        lsn_t expected = 1;
-        lsn_t last = 0;                 // the LSN before expected (the last returned, or where a seek put us)
-        std::uint64_t last_offset = 0;  // of the record last returned in seg_id (0: none there)
-        std::error_code sticky;         // truncated / not_found: until the next seek
-        bool at_start = false;          // seek_start and nothing returned since: follow the log's start
-    };
+    using any_source = std::variant<wal_source, directory_source>;
 
-    reader_core(reader_options opts, boost::asio::any_io_executor ex);
+    reader_core(reader_options opts, boost::asio::any_io_executor ex, any_source source);
 
-    std::uint32_t decode_limit() const noexcept;
-    entry make_entry(const record_view& rv, const std::shared_ptr<const segment_map>& map,
-                     std::uint64_t segment_id, std::uint64_t offset, std::shared_ptr<value_buffer>& buf,
-                     std::error_code& ec);
-    cursor_state save() const;
-    void restore(cursor_state s);
-    void drop_segment() noexcept;
-    /// Moves the cursor past `rv`, the record expected, found at cur_.offset. False when it is to
-    /// be passed over (expired, with skip_expired).
-    bool pass_record(const record_view& rv, std::uint64_t now_ns) noexcept;
-
-    // Wal readers.
-    void refresh_snapshot();
-    /// A truncate_after ran since the last snapshot.
-    bool view_is_stale() const noexcept;
-    lsn_t visible(const registry_snapshot& s) const noexcept;
-    std::error_code enter_segment();
-    std::error_code walk_to(std::span<const std::byte> bytes, const segment_slot& slot, lsn_t target,
-                            std::uint64_t& out_offset);
-    std::optional<entry> try_next_wal(std::error_code& ec);
-    /// try_next_wal's one attempt, on the snapshot it starts with (refreshed as it goes).
-    std::optional<entry> try_next_in_view(std::error_code& ec);
-    std::error_code seek_wal(lsn_t lsn);
-    /// Moves the cursor before the log's first record (seek_start) or after its last
-    /// (seek_end, `to_end`), as the registry reports them now.
-    std::error_code seek_wal_edge(bool to_end);
-
-    // Directory readers.
-    std::error_code list_directory();
-    std::error_code read_segment_header(std::uint64_t id, lsn_t& base);
-    std::error_code enter_segment_dir();
-    std::error_code map_dir_segment(std::uint64_t id, std::shared_ptr<const segment_map>& out);
-    bool probe_next_segment(dir_segment& next);
-    std::error_code verify_current_file(bool& replaced);
-    std::optional<entry> try_next_dir(std::error_code& ec);
-    std::error_code seek_dir(lsn_t lsn, bool to_end);
+    /// try_next, with a source: read_once, again while the damage it finds may come from a
+    /// view of the log that changed meanwhile.
+    template <class Source>
+    std::optional<entry> read_next(Source& source, std::error_code& ec);
+    template <class Source>
+    std::optional<entry> read_once(Source& source, std::error_code& ec);
 
     reader_options opts_;
     boost::asio::any_io_executor ex_;
-    std::shared_ptr<segment_registry> registry_;  // null for a directory reader
-    std::shared_ptr<file_system> fs_;
-    std::filesystem::path dir_;
-    std::vector<dir_segment> dir_segments_;
-    std::chrono::steady_clock::time_point last_verify_{};
-    unsigned calls_since_verify_ = 0;
-
+    any_source source_;
     cursor_state cur_;
-
-    // The wal's state as last seen.
-    lsn_t limit_ = 0;    // the visible watermark
-    lsn_t written_ = 0;  // the written watermark (seeks may go up to it)
-    lsn_t first_ = 1;    // the first LSN the log holds
-    std::uint64_t epoch_ = 0;
-    std::uint64_t version_ = 0;
-    bool closed_ = false;
-    bool has_skipped_ = false;
 
     std::shared_ptr<value_buffer> buf_;     // decompressed values of try_next
     std::shared_ptr<value_buffer> at_buf_;  // ... of read_at
 
     std::mutex op_mutex_;
-};
-
-/// Builds entries (their fields are private to the public class).
-struct entry_access {
-    static void set(entry& e, const position& p, const record_view& rv, bytes_view value,
-                    std::shared_ptr<const void> pin) {
-        e.pos_ = p;
-        e.key_ = rv.key;
-        e.value_ = value;
-        e.expiry_ns_ = rv.expiry_ns;
-        e.tombstone_ = rv.tombstone();
-        e.stored_ = rv.compression();
-        e.batch_ = static_cast<batch_part>(rv.type);
-        e.pin_ = std::move(pin);
-    }
 };
 
 }  // namespace noriwal::detail

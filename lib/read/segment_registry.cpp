@@ -4,10 +4,9 @@
 #include <noriwal/error.hpp>
 
 #include "format/little_endian.hpp"
-#include "read/segment_walk.hpp"
+#include "format/record_walk.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace noriwal::detail {
 
@@ -131,26 +130,22 @@ std::error_code segment_registry::load(const segment_log& log) {
 // has checked every record already, so the headers' CRCs are enough here; ranges that
 // skip_corrupted left damaged are stepped over.
 void segment_registry::index_segment(const segment_desc& d, std::span<const std::byte> bytes) {
-    const std::uint64_t id = d.slot->id;
-    std::uint64_t off = segment_header_size;
+    record_walker w(bytes, d.slot->id);
     lsn_t expected = d.slot->base_lsn;
     std::uint64_t last_sample = 0;
-    while (off < bytes.size() && expected <= d.last_lsn) {
+    while (!w.at_end() && expected <= d.last_lsn) {
         record_view rv;
-        const auto st =
-            decode_record_header(bytes.subspan(off), id, std::numeric_limits<std::uint32_t>::max(), rv);
-        if (st != decode_status::ok || rv.lsn != expected) {
-            off = find_record_in_range(bytes, id, std::numeric_limits<std::uint32_t>::max(),
-                                       off + record_alignment, expected, d.last_lsn, rv);
-            if (off >= bytes.size()) break;
+        if (w.decode_header(rv) != decode_status::ok || rv.lsn != expected) {
+            if (!w.find_in_range(w.offset() + record_alignment, expected, d.last_lsn, rv)) break;
         }
+        const std::uint64_t off = w.offset();
         index_.add(record_header_fields(bytes.data() + off).key(), rv.lsn, off, rv.tombstone());
         if (last_sample == 0 || off >= last_sample + segment_slot::sample_every) {
             d.slot->add_sample(rv.lsn, off);
             last_sample = off;
         }
         expected = rv.lsn + 1;
-        off += rv.size;
+        w.advance(rv);
     }
 }
 
