@@ -68,9 +68,16 @@ std::error_code wal_source::enter_segment(cursor_state& cur) {
         if (ec) return ec;
         if (cur.enter(view_of(loc, std::move(m)))) {
             if (cur.expected != loc.slot->base_lsn) {
+                // From the nearest LSN sample (doc/readers.md, "Seeking"), else from the start.
+                lsn_t from = loc.slot->base_lsn;
+                if (auto s = loc.slot->sample_at_or_before(cur.expected);
+                    s && s->lsn > from && s->offset >= cur.offset && s->offset < cur.seg.end) {
+                    cur.offset = s->offset;
+                    from = s->lsn;
+                }
                 const lsn_t at =
                     walk_headers(cur.seg.map->bytes().first(cur.seg.end), cur.seg.id, decode_limit(),
-                                 cur.offset, loc.slot->base_lsn, cur.expected, has_skipped_, loc.slot.get());
+                                 cur.offset, from, cur.expected, has_skipped_, loc.slot.get());
                 if (at != cur.expected) {
                     cur.drop_segment();
                     return errc::corrupted;  // the log says the record is there, the bytes do not
