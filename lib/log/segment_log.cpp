@@ -478,9 +478,10 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     if (ec) {
         why = "cannot prepare the active segment in " + dir.string() + ": " + describe(ec);
         if (is_no_space(ec))
-            why += "; a new segment file takes max_segment_size (" + std::to_string(cfg.max_segment_size) +
-                   " bytes) of free space: free some space, or open with a smaller "
-                   "wal_config::max_segment_size";
+            why +=
+                "; a new segment file takes up to max_segment_size (" + std::to_string(cfg.max_segment_size) +
+                " bytes) of free space (the first one first_segment_size): free some space, or open with a "
+                "smaller wal_config::max_segment_size";
         return ec;
     }
     out = std::move(log);
