@@ -638,6 +638,36 @@ BOOST_AUTO_TEST_CASE(a_record_larger_than_the_next_step_gets_a_segment_that_fits
     BOOST_TEST(got[1].value == std::string(10000, 'b'));
 }
 
+// The first record of a new log may not fit its first segment: that one is sealed empty and the
+// record starts segment 2, which recovery and deletion take like any other.
+BOOST_AUTO_TEST_CASE(a_first_record_larger_than_the_first_segment) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        log_writer w(*o.log);
+        const position p = w.put("big", std::string(6000, 'b'));
+        BOOST_TEST(p.segment_id == 2u);
+        BOOST_TEST(p.lsn == 1u);
+        BOOST_TEST(o.log->first_lsn() == 1u);
+        w.put("next", "v");
+        BOOST_TEST(!o.log->close());
+    }
+    {
+        auto r = open_ok(cfg);
+        BOOST_TEST(!r.info.corruption_detected);
+        BOOST_TEST(r.info.valid_records == 2u);
+        BOOST_TEST(r.info.first_lsn == 1u);
+        std::uint64_t deleted = 0;
+        BOOST_TEST(!r.log->delete_segments_before({0, 0, 1}, deleted));
+        BOOST_TEST(deleted == 1u);  // the empty segment 1 holds nothing below LSN 1
+        BOOST_TEST(!r.log->close());
+    }
+    auto r = open_ok(cfg);
+    BOOST_TEST(!r.info.corruption_detected);
+    BOOST_TEST(r.info.valid_records == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_prepared_spare_is_kept_across_close_and_reused_without_zero_filling) {
     auto disk = fresh_disk();
     const auto cfg = stepped_config(disk);
