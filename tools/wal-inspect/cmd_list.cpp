@@ -94,18 +94,8 @@ int run(const po::variables_map& vm, context& ctx) {
         } else {
             w.null("first_lsn").null("last_lsn");
         }
-        std::string spare_items = "[";
-        for (const spare_file& f : spares) {
-            if (spare_items.size() > 1) spare_items += ',';
-            json::object_writer sw(spare_items);
-            sw.string("file", f.path.filename().string())
-                .number("file_bytes", f.size)
-                .boolean("blank", f.blank);
-            sw.end();
-        }
-        spare_items += ']';
         w.number("bytes", written).number("file_bytes", on_disk).raw("segments", items);
-        w.number("spare_bytes", spare_bytes).raw("spares", spare_items);
+        w.number("spare_bytes", spare_bytes).raw("spares", spares_json(spares));
         w.end();
         out.buf() += '\n';
         return session.status();

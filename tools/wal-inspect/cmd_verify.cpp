@@ -240,17 +240,7 @@ int run(const po::variables_map& vm, context& ctx) {
         }
         by_mode += '}';
         w.raw("recovery", by_mode);
-        std::string spare_items = "[";
-        for (const spare_file& f : spares) {
-            if (spare_items.size() > 1) spare_items += ',';
-            json::object_writer sw(spare_items);
-            sw.string("file", f.path.filename().string())
-                .number("file_bytes", f.size)
-                .boolean("blank", f.blank);
-            sw.end();
-        }
-        spare_items += ']';
-        w.raw("spares", spare_items);
+        w.raw("spares", spares_json(spares));
         w.end();
         o += '\n';
         return clean ? exit_ok : exit_damage;

@@ -1,6 +1,7 @@
 #include "log_dir.hpp"
 
 #include "command.hpp"
+#include "json.hpp"
 #include "text.hpp"
 
 #include <noriwal/error.hpp>
@@ -40,6 +41,18 @@ std::vector<spare_file> list_spares(file_system& fs, const std::filesystem::path
         out.push_back(std::move(s));
     }
     return out;
+}
+
+std::string spares_json(const std::vector<spare_file>& spares) {
+    std::string items = "[";
+    for (const spare_file& f : spares) {
+        if (items.size() > 1) items += ',';
+        json::object_writer w(items);
+        w.string("file", f.path.filename().string()).number("file_bytes", f.size).boolean("blank", f.blank);
+        w.end();
+    }
+    items += ']';
+    return items;
 }
 
 std::vector<std::uint64_t> list_segment_ids(file_system& fs, const std::filesystem::path& dir) {

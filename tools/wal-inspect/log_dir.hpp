@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace noriwal::inspect {
@@ -53,6 +54,9 @@ struct spare_file {
 
 /// The prepared spares in `dir`, by name. Read-only; files that vanish meanwhile are left out.
 std::vector<spare_file> list_spares(file_system& fs, const std::filesystem::path& dir);
+
+/// The spares as a JSON array of {"file", "file_bytes", "blank"} (list and verify --json).
+std::string spares_json(const std::vector<spare_file>& spares);
 
 /// Maps the whole of a segment file read-only. Returns ENOENT when the file is gone.
 std::error_code map_segment(file_system& fs, const std::filesystem::path& path,
