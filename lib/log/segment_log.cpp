@@ -65,6 +65,11 @@ std::uint64_t spare_number(std::string_view name) {
     return n;
 }
 
+// A leftover that vanished between the listing and its removal: the spare thread of a wal
+// closed just before this open may still finish its spare (make_spare renames spare-<n>.tmp to
+// spare-<n>.ready) after the lock is released.
+bool is_gone(const std::error_code& ec) { return ec == std::errc::no_such_file_or_directory; }
+
 bool is_engine_temp(std::string_view name) {
     return name.ends_with(temp_suffix) &&
            (name.starts_with(spare_prefix) || name.starts_with(truncate_prefix));
@@ -340,7 +345,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     if (!ro) {
         // Spare and truncation files of an earlier run: never part of the log.
         for (const std::string& name : temps) {
-            if (auto ec = fs.remove(dir / name)) {
+            if (auto ec = fs.remove(dir / name); ec && !is_gone(ec)) {
                 why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
                 return ec;
             }
@@ -428,7 +433,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
             continue;
         }
         f.reset();
-        if (ec = fs.remove(path); ec) {
+        if (ec = fs.remove(path); ec && !is_gone(ec)) {
             why = "cannot remove leftover file " + path.string() + ": " + describe(ec);
             return ec;
         }

@@ -732,6 +732,37 @@ BOOST_AUTO_TEST_CASE(a_kept_spare_with_a_header_or_of_another_size_is_removed) {
     BOOST_TEST(file_sizes(*disk).count("spare-3.ready") == 0u);
 }
 
+// A wal closed just before this open may still finish its spare (make_spare renames
+// spare-<n>.tmp to spare-<n>.ready) after it released the lock: a leftover that vanishes
+// between open's listing and its removal is no error.
+BOOST_AUTO_TEST_CASE(a_leftover_spare_renamed_by_a_closing_wal_during_open_is_no_error) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        BOOST_TEST(!o.log->close());
+    }
+    nd::spare_segment late;
+    nd::spare_request req{disk, log_dir, log_dir / "spare-7.tmp", 8192, preallocation::zero_fill};
+    BOOST_TEST_REQUIRE(!nd::make_spare(req, late));
+    BOOST_TEST_REQUIRE(!disk->rename(log_dir / "spare-7.ready", log_dir / "spare-7.tmp"));
+    late.f.reset();
+    bool renamed = false;
+    disk->set_fault_hook([&](const sim_event& ev) -> std::error_code {
+        if (ev.op == sim_op::remove && ev.path.filename() == "spare-7.tmp" && !renamed) {
+            renamed = true;  // the other wal's spare thread gets there first
+            (void)disk->rename(log_dir / "spare-7.tmp", log_dir / "spare-7.ready");
+        }
+        return {};
+    });
+    auto o = open_ok(cfg);
+    BOOST_TEST(renamed);
+    disk->set_fault_hook({});
+    BOOST_TEST(!o.log->close());
+    auto r = open_ok(cfg);  // the late spare-7.ready is complete: taken up as a spare
+    BOOST_TEST(!r.log->spare_needed().has_value());
+}
+
 // The activation of a kept spare renames it to the segment's name; a power cut that undoes the
 // rename but keeps the records written into it leaves a spare-<n>.ready holding records of that
 // segment. The next open must not take it back as a spare: it would become the same segment
