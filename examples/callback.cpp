@@ -18,9 +18,11 @@ int main(int argc, char** argv) {
     noriwal::wal_config cfg;
     cfg.dir = argc > 1 ? std::filesystem::path(argv[1])
                        : std::filesystem::temp_directory_path() / "noriwal-example-callback";
-    // Small segments for a small program (the default is 128 MiB, prepared ahead, zero-filled);
-    // a record must fit in a segment.
-    cfg.max_segment_size = 4u << 20;
+    // A small log is cheap with the default sizes: the first segment file is prepared (zero-
+    // filled) to first_segment_size, 1 MiB, and each next one twice as large up to
+    // max_segment_size, 128 MiB; with the spare kept for the next segment this log takes 3 MiB
+    // of disk (doc/api.md, "Disk space"). A record must fit in max_segment_size.
+    cfg.first_segment_size = 1u << 20;
     cfg.max_record_size = 1u << 20;
     cfg.fsync = noriwal::fsync_policy::batch(std::chrono::milliseconds(5));
 

@@ -84,6 +84,13 @@ struct wal_config {
     std::uint64_t first_lsn = 1;
     /// A segment is sealed and the next one started when the next write would exceed this.
     std::uint64_t max_segment_size = 128ull << 20;
+    /// With preallocation (zero_fill, fallocate): the size the first segment file of a log is
+    /// prepared to. Each later segment file is prepared twice as large as the active one, up
+    /// to max_segment_size, so that a small log takes little disk and opens quickly while a
+    /// busy one reaches full-size segments after a few rotations (doc/api.md, "Disk space").
+    /// A record that does not fit gets a segment file large enough for it. Zero, or a value
+    /// >= max_segment_size: every segment file is max_segment_size. 0 or 4096 .. 2^40.
+    std::uint64_t first_segment_size = 1ull << 20;
     /// A segment is also sealed once it is this old (zero: no age limit).
     std::chrono::milliseconds max_segment_age{0};
     /// Largest record (key + value as stored + metadata) accepted; larger is

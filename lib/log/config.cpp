@@ -35,6 +35,10 @@ std::string validate(const wal_config& cfg) {
     if (cfg.max_segment_size < min_segment || cfg.max_segment_size > max_segment)
         return out_of_range("max_segment_size", std::to_string(cfg.max_segment_size),
                             "4096 (4 KiB) .. 1099511627776 (1 TiB)");
+    if (cfg.first_segment_size != 0 &&
+        (cfg.first_segment_size < min_segment || cfg.first_segment_size > max_segment))
+        return out_of_range("first_segment_size", std::to_string(cfg.first_segment_size),
+                            "0 (every segment max_segment_size) or 4096 (4 KiB) .. 1099511627776 (1 TiB)");
     if (cfg.max_segment_age.count() < 0)
         return out_of_range("max_segment_age", ms(cfg.max_segment_age), ">= 0 (0: no age limit)");
     // The largest record, framed, must fit in an empty segment after its header.

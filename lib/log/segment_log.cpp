@@ -51,10 +51,39 @@ bool is_no_space(const std::error_code& ec) {
     return ec == errc::no_space || ec == std::errc::no_space_on_device;
 }
 
+// The number of a spare-<n>.tmp or spare-<n>.ready file (0: not one).
+std::uint64_t spare_number(std::string_view name) {
+    if (!name.starts_with(spare_prefix)) return 0;
+    std::string_view rest = name.substr(spare_prefix.size());
+    const auto dot = rest.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot > 19) return 0;
+    std::uint64_t n = 0;
+    for (const char c : rest.substr(0, dot)) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+// A leftover that vanished between the listing and its removal: the spare thread of a wal
+// closed just before this open may still finish its spare (make_spare renames spare-<n>.tmp to
+// spare-<n>.ready) after the lock is released.
+bool is_gone(const std::error_code& ec) { return ec == std::errc::no_such_file_or_directory; }
+
 bool is_engine_temp(std::string_view name) {
     return name.ends_with(temp_suffix) &&
            (name.starts_with(spare_prefix) || name.starts_with(truncate_prefix));
 }
+
+}  // namespace
+
+bool parse_ready_spare_name(std::string_view name, std::uint64_t& n) noexcept {
+    if (!name.ends_with(ready_suffix)) return false;
+    n = spare_number(name);
+    return n != 0 && name.size() == spare_prefix.size() + std::to_string(n).size() + ready_suffix.size();
+}
+
+namespace {
 
 std::uint32_t body_len_of(const encoded_record& r) noexcept {
     return record_header_fields(r.bytes.data()).body_len();
@@ -77,6 +106,7 @@ struct segment_log::segment {
     lsn_t synced_lsn = 0;             // records up to this LSN are covered by a completed sync
     bool header_ok = true;            // false only after salvage (skip_corrupted): never appended to
     std::uint64_t prepared_size = 0;  // in its header: the preallocated size (0: none)
+    std::uint64_t capacity = 0;       // the end offset records may reach (rotation point)
 };
 
 // ------------------------------------------------------------------------ free functions
@@ -109,14 +139,25 @@ std::error_code make_spare(const spare_request& req, spare_segment& out) {
         case preallocation::none:
             break;
     }
-    if (!ec) ec = req.fs->sync_directory(req.dir);
+    // Complete: renamed to spare-<n>.ready, the name that tells the next open the file is all
+    // zeros and durable (a spare-<n>.tmp may be cut short by a crash). The directory sync makes
+    // both the creation and the rename durable.
+    std::filesystem::path ready = req.path;
+    ready.replace_extension(ready_suffix);
+    if (!ec) ec = req.fs->rename(req.path, ready);
     if (ec) {
         f.reset();
         (void)req.fs->remove(req.path);  // best effort: open removes leftovers anyway
         return ec;
     }
-    out.path = req.path;
+    if ((ec = req.fs->sync_directory(req.dir))) {
+        f.reset();
+        (void)req.fs->remove(ready);
+        return ec;
+    }
+    out.path = ready;
     out.f = std::shared_ptr<file>(std::move(f));
+    out.size = req.prealloc == preallocation::none ? 0 : req.size;
     return {};
 }
 
@@ -228,6 +269,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     }
     std::vector<std::uint64_t> ids;
     std::vector<std::string> temps;
+    std::vector<std::string> ready;  // prepared spares of an earlier run, oldest first
     if (auto name = foreign_segment_name(names)) {
         why = foreign_segment_why(dir, *name);
         return errc::not_a_log;
@@ -238,7 +280,11 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
             ids.push_back(id);
         } else if (is_engine_temp(name)) {
             temps.push_back(name);
+        } else if (std::uint64_t n = 0; parse_ready_spare_name(name, n)) {
+            ready.push_back(name);
         }
+        // Spare names never repeat within a directory's life: the next spare's number follows.
+        log->spare_counter_ = std::max(log->spare_counter_, spare_number(name));
         // Anything else (the lock file, the user's own files) is not ours and is left alone.
     }
     std::sort(ids.begin(), ids.end());
@@ -299,7 +345,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     if (!ro) {
         // Spare and truncation files of an earlier run: never part of the log.
         for (const std::string& name : temps) {
-            if (auto ec = fs.remove(dir / name)) {
+            if (auto ec = fs.remove(dir / name); ec && !is_gone(ec)) {
                 why = "cannot remove leftover file " + (dir / name).string() + ": " + describe(ec);
                 return ec;
             }
@@ -347,6 +393,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         seg.synced_lsn = s.last_lsn;
         seg.header_ok = s.header_ok;
         seg.prepared_size = s.prepared_size;
+        seg.capacity = log->capacity_of(s.prepared_size);
         log->segments_.push_back(std::move(seg));
     }
     // A new log (no segment file at all) starts where the configuration says.
@@ -359,6 +406,38 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         return {};
     }
 
+    // Prepared spares of an earlier run are kept (no new zero fill) while they fit this
+    // configuration; the rest are removed like temporaries. Only one whose first 64 bytes are
+    // zeros: an activation writes and syncs the segment header into the spare before it
+    // renames it and writes records, so a spare whose rename a crash undid, and which may hold
+    // records of the segment it was becoming, has a header and is removed (adopted, it would
+    // become that same segment again, with those records in it).
+    std::sort(ready.begin(), ready.end(),
+              [](const std::string& a, const std::string& b) { return spare_number(a) < spare_number(b); });
+    for (const std::string& name : ready) {
+        const auto path = dir / name;
+        std::unique_ptr<file> f;
+        std::uint64_t size = 0;
+        std::error_code ec = fs.open(path, open_mode::read_write, f);
+        if (!ec) ec = f->size(size);
+        std::array<std::byte, segment_header_size> head{};
+        std::size_t got = 0;
+        if (!ec && size >= head.size()) ec = f->read_at(0, head, got);
+        const bool blank = got == head.size() && std::all_of(head.begin(), head.end(),
+                                                             [](std::byte b) { return b == std::byte{0}; });
+        const bool fits = cfg.prealloc == preallocation::none
+                              ? size == 0
+                              : blank && size >= log->next_segment_size() && size <= cfg.max_segment_size;
+        if (!ec && fits && log->spares_.size() < max_spares) {
+            log->spares_.push_back({path, std::shared_ptr<file>(std::move(f)), size});
+            continue;
+        }
+        f.reset();
+        if (ec = fs.remove(path); ec && !is_gone(ec)) {
+            why = "cannot remove leftover file " + path.string() + ": " + describe(ec);
+            return ec;
+        }
+    }
     // The active segment: the last one where it can take records, else a new one.
     std::error_code ec;
     if (!log->segments_.empty() && plan.reset_last) {
@@ -370,6 +449,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
         std::unique_ptr<file> f;
         ec = fs.open(s.path, open_mode::read_write, f);
         if (!ec && cfg.prealloc != preallocation::none) ec = f->size(s.prepared_size);
+        s.capacity = log->capacity_of(s.prepared_size);
         if (!ec) ec = log->write_header(*f, s);
         if (!ec) ec = f->sync();
         if (!ec) s.f = std::move(f);
@@ -381,7 +461,7 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     } else {
         std::uint64_t next_id = ids.empty() ? 1 : ids.back() + 1;
         if (!log->segments_.empty()) next_id = log->segments_.back().id + 1;
-        ec = log->activate(next_id);
+        ec = log->activate(next_id, 0);
     }
     // The marker describes the log as it was closed; from now on the log changes. Its removal
     // is made durable by the directory sync below, before open returns (and so before any new
@@ -403,9 +483,10 @@ std::error_code segment_log::open(const wal_config& cfg, std::unique_ptr<segment
     if (ec) {
         why = "cannot prepare the active segment in " + dir.string() + ": " + describe(ec);
         if (is_no_space(ec))
-            why += "; a new segment file takes max_segment_size (" + std::to_string(cfg.max_segment_size) +
-                   " bytes) of free space: free some space, or open with a smaller "
-                   "wal_config::max_segment_size";
+            why +=
+                "; a new segment file takes up to max_segment_size (" + std::to_string(cfg.max_segment_size) +
+                " bytes) of free space (the first one first_segment_size): free some space, or open with a "
+                "smaller wal_config::max_segment_size";
         return ec;
     }
     out = std::move(log);
@@ -432,22 +513,48 @@ spare_request segment_log::next_spare_request() {
     req.dir = cfg_.dir;
     req.path =
         cfg_.dir / (std::string(spare_prefix) + std::to_string(++spare_counter_) + std::string(temp_suffix));
-    req.size = cfg_.max_segment_size;
+    req.size = next_segment_size();
     req.prealloc = cfg_.prealloc;
     return req;
+}
+
+// Segment files are prepared in steps (wal_config::first_segment_size): the first at that
+// size, each next one twice the active one, up to max_segment_size. A file that grows with its
+// records (preallocation::none) needs no step.
+std::uint64_t segment_log::next_segment_size() const noexcept {
+    const std::uint64_t max = cfg_.max_segment_size;
+    const std::uint64_t first = cfg_.first_segment_size;
+    if (cfg_.prealloc == preallocation::none || first == 0 || first >= max) return max;
+    if (segments_.empty()) return first;
+    const std::uint64_t active = segments_.back().capacity;
+    return active >= max / 2 ? max : std::max(first, 2 * active);
+}
+
+// Where records in a segment prepared to `prepared_size` must stop: its prepared size (writes
+// never grow a preallocated file), or max_segment_size for a file that grows with its records.
+std::uint64_t segment_log::capacity_of(std::uint64_t prepared_size) const noexcept {
+    if (prepared_size == 0) return cfg_.max_segment_size;
+    return std::min(prepared_size & ~std::uint64_t{record_alignment - 1}, cfg_.max_segment_size);
 }
 
 // Starts segment `id` at the next LSN: its header goes into a spare file, is fdatasync'd, and
 // the spare is renamed to the segment's name. The header is durable before the name exists,
 // so a segment file never lacks its header after a crash; the rename itself becomes durable
-// with the next directory sync, which every sync job performs before its files.
-std::error_code segment_log::activate(std::uint64_t id) {
+// with the next directory sync, which every sync job performs before its files. `need`: the
+// bytes (segment header included) the segment must hold for the request that rotates into it;
+// a spare too small for it stays for a later rotation and a large enough one is made inline.
+std::error_code segment_log::activate(std::uint64_t id, std::uint64_t need) {
     spare_segment spare;
-    if (!spares_.empty()) {
+    const bool fits =
+        !spares_.empty() && (cfg_.prealloc == preallocation::none || spares_.front().size >= need);
+    if (fits) {
         spare = std::move(spares_.front());
         spares_.erase(spares_.begin());
-    } else if (auto ec = make_spare(next_spare_request(), spare)) {
-        return ec;
+    } else {
+        spare_request req = next_spare_request();
+        if (cfg_.prealloc != preallocation::none && req.size < need)
+            req.size = std::min(cfg_.max_segment_size, (need + 4095) & ~std::uint64_t{4095});
+        if (auto ec = make_spare(req, spare)) return ec;
     }
     segment s;
     s.id = id;
@@ -459,6 +566,7 @@ std::error_code segment_log::activate(std::uint64_t id) {
     // that recovery can tell a file cut short from a torn tail.
     if (cfg_.prealloc != preallocation::none)
         if (auto ec = spare.f->size(s.prepared_size)) return ec;
+    s.capacity = capacity_of(s.prepared_size);
     if (auto ec = write_header(*spare.f, s)) return ec;
     if (auto ec = spare.f->sync()) return ec;
     if (auto ec = fs_->rename(spare.path, s.path)) return ec;
@@ -468,11 +576,11 @@ std::error_code segment_log::activate(std::uint64_t id) {
     return {};
 }
 
-std::error_code segment_log::rotate_now() {
+std::error_code segment_log::rotate_now(std::uint64_t need) {
     segment& old = segments_.back();
     const std::uint64_t old_id = old.id;
     const std::uint64_t old_bytes = old.written;
-    if (auto ec = activate(old_id + 1)) return poison(ec);
+    if (auto ec = activate(old_id + 1, need)) return poison(ec);
     segment& sealed = segments_[segments_.size() - 2];
     if (sealed.synced_lsn >= sealed.last_lsn) sealed.f.reset();  // nothing left to sync in it
     if (cfg_.metrics) cfg_.metrics->on_segment_rolled(old_id, old_bytes, old_id + 1);
@@ -505,8 +613,10 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
             return ec;
         }
 
-    const std::uint64_t capacity = cfg_.max_segment_size;
-    const std::uint64_t room = capacity - segment_header_size;  // for records, in an empty segment
+    // For records in an empty segment of the largest size; the active segment may be smaller
+    // (first_segment_size steps): `end` is where its records must stop.
+    const std::uint64_t room = cfg_.max_segment_size - segment_header_size;
+    auto end = [this] { return segments_.back().capacity; };
     const lsn_t durable = durable_lsn();
     iov_.clear();
     std::uint64_t write_from = segments_.back().written;  // offset of the pending write
@@ -533,9 +643,10 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
         first_pending = group.size();
         return {};
     };
-    auto rotate_for = [&](std::size_t i) -> std::error_code {
+    // Rotates into a segment that holds `bytes` of records after its header.
+    auto rotate_for = [&](std::size_t i, std::uint64_t bytes) -> std::error_code {
         if (auto ec = flush(i)) return ec;
-        if (auto ec = rotate_now()) {
+        if (auto ec = rotate_now(segment_header_size + bytes)) {
             for (std::size_t k = i; k < group.size(); ++k) results[k] = ec;
             return ec;
         }
@@ -567,14 +678,14 @@ std::error_code segment_log::append(std::span<append_request> group, std::span<s
             results[i] = errc::record_too_large;
             continue;
         }
-        if (atomic && pos + total > capacity) {
-            if (auto ec = rotate_for(i)) return ec;
+        if (atomic && pos + total > end()) {
+            if (auto ec = rotate_for(i, total)) return ec;
         }
         for (std::size_t j = 0; j < req.records.size(); ++j) {
             encoded_record& r = *req.records[j];
             const std::uint64_t size = r.bytes.size();
-            if (pos + size > capacity) {
-                if (auto ec = rotate_for(i)) return ec;
+            if (pos + size > end()) {
+                if (auto ec = rotate_for(i, size)) return ec;
             }
             segment& a = segments_.back();
             const record_type type = !atomic                       ? record_type::full
@@ -662,14 +773,19 @@ std::error_code segment_log::drop_oldest() {
     segment s = std::move(segments_.front());
     segments_.erase(segments_.begin());
     std::error_code ec;
-    if (cfg_.recycle_segments && spares_.size() < max_spares && may_recycle_(s.id)) {
+    // A file smaller than the next segment (an early one of first_segment_size's steps) is not
+    // worth keeping: it would make a short segment.
+    const bool big_enough = cfg_.prealloc == preallocation::none || s.capacity >= next_segment_size();
+    if (cfg_.recycle_segments && big_enough && spares_.size() < max_spares && may_recycle_(s.id)) {
         // Its records stay in the file, bound to this segment id: when the file becomes a
         // later segment they fail their CRC there (they read as stale bytes, never records).
         spare_request req = next_spare_request();
         std::unique_ptr<file> f;
         ec = fs_->rename(s.path, req.path);
+        std::uint64_t size = 0;
         if (!ec) ec = fs_->open(req.path, open_mode::read_write, f);
-        if (!ec) spares_.push_back({req.path, std::shared_ptr<file>(std::move(f))});
+        if (!ec) ec = f->size(size);
+        if (!ec) spares_.push_back({req.path, std::shared_ptr<file>(std::move(f)), size});
     } else {
         ec = fs_->remove(s.path);
     }
@@ -735,13 +851,13 @@ std::error_code segment_log::rotate_if_older_than(std::uint64_t now_ns) {
     if (auto ec = check_writable()) return ec;
     const auto due = rotation_due_ns();
     if (!due || now_ns < *due) return {};
-    return rotate_now();
+    return rotate_now(0);
 }
 
 std::error_code segment_log::rotate() {
     if (auto ec = check_writable()) return ec;
     if (segments_.back().records == 0) return {};
-    return rotate_now();
+    return rotate_now(0);
 }
 
 // truncate_after, step by step (each step leaves a log whose recovery is a contiguous prefix):
@@ -840,6 +956,7 @@ std::error_code segment_log::cut_after(lsn_t lsn, bool empties) {
     fresh.path = p.path;
     // The replacement keeps the preparation (and the size) of the file it replaces.
     fresh.prepared_size = cfg_.prealloc != preallocation::none ? file_size : 0;
+    fresh.capacity = capacity_of(fresh.prepared_size);
     const auto temp =
         cfg_.dir / (std::string(truncate_prefix) + std::to_string(p.id) + std::string(temp_suffix));
     std::unique_ptr<file> nf;
@@ -895,7 +1012,10 @@ std::error_code segment_log::close() {
     if (!cfg_.read_only && !poisoned_) ec = sync();
     if (!cfg_.read_only && !poisoned_ && !ec) ec = write_close_marker();
     closed_ = true;
-    for (const spare_segment& s : spares_) (void)fs_->remove(s.path);  // open would remove them
+    // A prepared spare stays for the next open (no zero fill then); a recycled one would be
+    // removed by it.
+    for (const spare_segment& s : spares_)
+        if (s.path.extension() != ready_suffix) (void)fs_->remove(s.path);
     spares_.clear();
     for (segment& s : segments_) s.f.reset();
     lock_.reset();

@@ -90,7 +90,7 @@ struct spare_request {
     std::shared_ptr<file_system> fs;
     std::filesystem::path dir;
     std::filesystem::path path;  ///< the spare's file name, chosen by the engine
-    std::uint64_t size = 0;      ///< max_segment_size
+    std::uint64_t size = 0;      ///< the size to prepare: the next segment's (first_segment_size steps)
     preallocation prealloc = preallocation::zero_fill;
 };
 
@@ -98,6 +98,7 @@ struct spare_request {
 struct spare_segment {
     std::filesystem::path path;
     std::shared_ptr<file> f;  ///< open read-write
+    std::uint64_t size = 0;   ///< its size (0 with preallocation::none): the records it can hold
 };
 
 /// Creates the spare file named by `req` and prepares it (zero_fill: written with zeros up to
@@ -114,6 +115,14 @@ std::optional<close_marker> read_close_marker(file_system& fs, const std::filesy
 inline constexpr std::string_view spare_prefix = "spare-";
 inline constexpr std::string_view truncate_prefix = "truncate-";
 inline constexpr std::string_view temp_suffix = ".tmp";
+/// A spare file that make_spare finished (zero-filled or reserved, synced, then renamed from
+/// `spare-<n>.tmp`): `spare-<n>.ready`. It holds nothing but zeros (or a segment header an
+/// interrupted activation wrote), so a read-write open keeps it as a spare instead of
+/// preparing a new one; close keeps it too.
+inline constexpr std::string_view ready_suffix = ".ready";
+
+/// Whether `name` is a prepared spare's (`spare-<n>.ready`); `n` receives its number.
+bool parse_ready_spare_name(std::string_view name, std::uint64_t& n) noexcept;
 
 class segment_log {
 public:
@@ -239,8 +248,10 @@ private:
     std::error_code poison(std::error_code ec);
     std::error_code write_header(file& f, const segment& s);
     spare_request next_spare_request();
-    std::error_code activate(std::uint64_t id);
-    std::error_code rotate_now();
+    std::uint64_t next_segment_size() const noexcept;
+    std::uint64_t capacity_of(std::uint64_t prepared_size) const noexcept;
+    std::error_code activate(std::uint64_t id, std::uint64_t need);
+    std::error_code rotate_now(std::uint64_t need);
     std::error_code drop_oldest();
     std::error_code sync_directory_now();
     std::error_code write_close_marker();

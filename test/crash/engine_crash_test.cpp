@@ -222,6 +222,43 @@ BOOST_AUTO_TEST_CASE(spares_reopen_and_recovery_after_a_cut) {
     report("spares, reopen, recovery after a cut", ex);
 }
 
+// Issue 15: segment files prepared in steps (4, 8, then 16 KiB), a batch larger than the next
+// step (a segment file made to fit it), and prepared spares (spare-<n>.ready) kept across clean
+// closes and taken up again by the reopen and by the recovery after a cut. Every operation is a
+// crash point, including those of make_spare (creation, zeros, rename to .ready).
+BOOST_AUTO_TEST_CASE(stepped_segments_and_kept_spares) {
+    wal_config cfg = small_segments();
+    cfg.max_segment_size = 16 << 10;
+    cfg.first_segment_size = 4096;
+    cfg.max_record_size = 4000;
+    crash_explorer ex(cfg, exhaustive());
+    engine_workload w("steps", cfg, &ex, some_ops(1.0, 12));
+    w.prepare_spare();
+    for (int i = 0; i < 5; ++i) {
+        w.append({w.next_content()});
+        w.sync();
+    }
+    w.prepare_spare();
+    w.close_and_reopen();  // the spare is kept, and used by the next rotation
+    for (int i = 0; i < 5; ++i) {
+        w.append({w.next_content()});
+        if (i % 2 == 1) w.sync();
+    }
+    w.append({w.next_content(4000), w.next_content(4000), w.next_content(4000)}, true);
+    w.sync();
+    w.prepare_spare();
+    w.power_cut_and_recover(5);
+    for (int i = 0; i < 6; ++i) {
+        w.append({w.next_content()});
+        w.sync();
+    }
+    w.prepare_spare();
+    w.close_and_reopen();
+    w.append({w.next_content()});
+    w.sync();
+    report("stepped segments, kept spares", ex);
+}
+
 // Issue 17: the first open creates the log directory (its parent fsync'd: every crash point
 // after it must keep the directory), clean closes leave a close marker and reopens remove it,
 // and recovery after a power cut is followed by more appends, a clean close and a reopen. Every

@@ -520,7 +520,8 @@ BOOST_AUTO_TEST_CASE(spares_prepared_off_thread_are_used_by_rotation) {
     BOOST_TEST(!o.log->spare_needed());  // one in flight
     nd::spare_segment spare;
     BOOST_TEST(!nd::make_spare(*req, spare));
-    BOOST_TEST(file_size(*disk, req->path) == cfg.max_segment_size);
+    BOOST_TEST(spare.path.extension() == ".ready");  // renamed once complete
+    BOOST_TEST(file_size(*disk, spare.path) == cfg.max_segment_size);
     o.log->spare_ready(std::move(spare), {});
     BOOST_TEST(!o.log->spare_needed());  // one ready
     std::uint64_t creates = 0;
@@ -531,13 +532,274 @@ BOOST_AUTO_TEST_CASE(spares_prepared_off_thread_are_used_by_rotation) {
     BOOST_TEST(creates == 0u);  // the prepared spare, not one made inline
     BOOST_TEST(o.log->spare_needed().has_value());
     BOOST_TEST(!o.log->close());
-    // close removes ready spares; open removes leftovers.
+    // open removes leftovers of a spare being prepared (spare-<n>.tmp).
     nd::spare_segment leftover;
     nd::spare_request lreq{disk, log_dir, log_dir / "spare-99.tmp", 4096, preallocation::zero_fill};
     BOOST_TEST(!nd::make_spare(lreq, leftover));
+    BOOST_TEST_REQUIRE(!disk->rename(log_dir / "spare-99.ready", log_dir / "spare-99.tmp"));
     auto r = open_ok(cfg);
     BOOST_TEST(r.info.last_lsn == 15u);
     BOOST_TEST(dir_contents(*disk).count("spare-99.tmp") == 0u);
+}
+
+// ---------------------------------------------------------------- a small log is cheap (issue 15)
+
+namespace {
+
+// Segment files prepared in steps: 4 KiB, 8 KiB, 16 KiB, then 32 KiB.
+wal_config stepped_config(std::shared_ptr<sim_disk> disk) {
+    auto cfg =
+        small_config(std::move(disk), recovery_mode::tolerate_corrupted_tail, preallocation::zero_fill);
+    cfg.max_segment_size = 32 << 10;
+    cfg.first_segment_size = 4096;
+    cfg.max_record_size = 16 << 10;
+    return cfg;
+}
+
+std::map<std::string, std::uint64_t> file_sizes(sim_disk& disk) {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& [name, bytes] : dir_contents(disk)) out[name] = bytes.size();
+    return out;
+}
+
+// Bytes written to the disk while it counts (every write_at, zeros included).
+struct write_counter {
+    std::uint64_t bytes = 0, creates = 0;
+    explicit write_counter(sim_disk& disk) {
+        disk.set_after_hook([this](const sim_event& ev, std::error_code) {
+            if (ev.op == sim_op::write) bytes += ev.length;
+            creates += ev.op == sim_op::create;
+        });
+    }
+};
+
+void prepare_spare(nd::segment_log& log) {
+    auto req = log.spare_needed();
+    BOOST_TEST_REQUIRE(req.has_value());
+    nd::spare_segment spare;
+    const auto ec = nd::make_spare(*req, spare);
+    BOOST_TEST_REQUIRE(!ec);
+    log.spare_ready(std::move(spare), ec);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(segment_files_are_prepared_in_steps_up_to_max_segment_size) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        BOOST_TEST(file_size(*disk, segment_path(1)) == 4096u);
+        log_writer w(*o.log);
+        for (lsn_t i = 1; o.log->segments().size() < 6; ++i) w.put("k", value_for(i, 900));
+        BOOST_TEST(!o.log->close());
+    }
+    const auto sizes = file_sizes(*disk);
+    for (std::uint64_t id = 1; id <= 6; ++id)
+        BOOST_TEST(
+            sizes.at(nd::segment_file_name(id)) == std::min<std::uint64_t>(4096u << (id - 1), 32u << 10),
+            "segment " << id);
+    auto r = open_ok(cfg);
+    BOOST_TEST(!r.info.corruption_detected);
+    BOOST_TEST(r.info.segments_scanned == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_larger_than_the_next_step_gets_a_segment_that_fits) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    std::vector<position> pos;
+    {
+        auto o = open_ok(cfg);
+        prepare_spare(*o.log);  // 8 KiB: too small for what follows, kept for later
+        log_writer w(*o.log);
+        pos.push_back(w.put("small", "v"));
+        pos.push_back(w.put("big", std::string(10000, 'b')));
+        const auto batch =
+            w.append({record::put("b1", std::string(5000, '1')), record::put("b2", std::string(5000, '2')),
+                      record::put("b3", std::string(5000, '3'))},
+                     true);
+        pos.insert(pos.end(), batch.begin(), batch.end());
+        BOOST_TEST(!o.log->spare_needed().has_value());  // the 8 KiB spare is still there
+        pos.push_back(w.put("after", "v"));
+        for (lsn_t i = 1; o.log->segments().size() < 4; ++i) w.put("k", value_for(i, 900));
+        BOOST_TEST(!o.log->close());
+    }
+    BOOST_TEST(pos[0].segment_id == 1u);
+    BOOST_TEST(pos[1].segment_id == 2u);
+    BOOST_TEST(file_size(*disk, segment_path(2)) >= 10000u + nd::segment_header_size);
+    BOOST_TEST(pos[2].segment_id == pos[4].segment_id);  // the batch is never split
+    BOOST_TEST(file_size(*disk, segment_path(pos[2].segment_id)) >= 15000u);
+    BOOST_TEST(file_size(*disk, segment_path(3)) == 24576u);  // twice the 12 KiB one before it
+    BOOST_TEST(file_size(*disk, segment_path(4)) == 8192u);   // the kept spare, once one fits
+    auto r = open_ok(cfg);
+    BOOST_TEST(!r.info.corruption_detected);
+    const auto got = read_all(*disk, *r.log);
+    BOOST_TEST_REQUIRE(got.size() >= 6u);
+    BOOST_TEST(got[1].value == std::string(10000, 'b'));
+}
+
+// The first record of a new log may not fit its first segment: that one is sealed empty and the
+// record starts segment 2, which recovery and deletion take like any other.
+BOOST_AUTO_TEST_CASE(a_first_record_larger_than_the_first_segment) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        log_writer w(*o.log);
+        const position p = w.put("big", std::string(6000, 'b'));
+        BOOST_TEST(p.segment_id == 2u);
+        BOOST_TEST(p.lsn == 1u);
+        BOOST_TEST(o.log->first_lsn() == 1u);
+        w.put("next", "v");
+        BOOST_TEST(!o.log->close());
+    }
+    {
+        auto r = open_ok(cfg);
+        BOOST_TEST(!r.info.corruption_detected);
+        BOOST_TEST(r.info.valid_records == 2u);
+        BOOST_TEST(r.info.first_lsn == 1u);
+        std::uint64_t deleted = 0;
+        BOOST_TEST(!r.log->delete_segments_before({0, 0, 1}, deleted));
+        BOOST_TEST(deleted == 1u);  // the empty segment 1 holds nothing below LSN 1
+        BOOST_TEST(!r.log->close());
+    }
+    auto r = open_ok(cfg);
+    BOOST_TEST(!r.info.corruption_detected);
+    BOOST_TEST(r.info.valid_records == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_prepared_spare_is_kept_across_close_and_reused_without_zero_filling) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        prepare_spare(*o.log);
+        log_writer w(*o.log);
+        w.put("k", "v");
+        BOOST_TEST(!o.log->close());
+    }
+    auto sizes = file_sizes(*disk);
+    BOOST_TEST(sizes.count("spare-2.ready") == 1u);
+    BOOST_TEST(sizes["spare-2.ready"] == 8192u);
+    write_counter count(*disk);
+    auto o = open_ok(cfg);
+    BOOST_TEST(count.bytes == 0u);  // nothing zero-filled, no header written
+    BOOST_TEST(count.creates == 0u);
+    BOOST_TEST(!o.log->spare_needed().has_value());  // the kept spare is ready
+    log_writer w(*o.log);
+    for (lsn_t i = 1; o.log->segments().size() < 2; ++i) w.put("k", value_for(i, 900));
+    BOOST_TEST(count.creates == 0u);  // segment 2 is the kept spare
+    BOOST_TEST(count.bytes < 8192u);  // records and a header, no zeros
+    sizes = file_sizes(*disk);
+    BOOST_TEST(sizes.count("spare-2.ready") == 0u);
+    BOOST_TEST(sizes[nd::segment_file_name(2)] == 8192u);
+    // The next spare does not reuse the kept one's number (spare-1 became segment 1).
+    auto req = o.log->spare_needed();
+    BOOST_TEST_REQUIRE(req.has_value());
+    BOOST_TEST(req->path.filename() == "spare-3.tmp");
+    BOOST_TEST(req->size == 16384u);
+}
+
+BOOST_AUTO_TEST_CASE(a_kept_spare_with_a_header_or_of_another_size_is_removed) {
+    auto disk = fresh_disk();
+    auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        prepare_spare(*o.log);
+        BOOST_TEST(!o.log->close());
+    }
+    // A byte written at its start: what an activation leaves when a crash undoes its rename.
+    {
+        std::unique_ptr<file> f;
+        BOOST_TEST_REQUIRE(!disk->open(log_dir / "spare-2.ready", open_mode::read_write, f));
+        const std::byte one{1};
+        BOOST_TEST_REQUIRE(!f->write_at(8, std::span<const std::byte>(&one, 1)));
+    }
+    {
+        auto ro = cfg;
+        ro.read_only = true;
+        auto o = open_ok(ro);  // a read-only open changes nothing
+        BOOST_TEST(file_sizes(*disk).count("spare-2.ready") == 1u);
+    }
+    {
+        auto o = open_ok(cfg);
+        BOOST_TEST(file_sizes(*disk).count("spare-2.ready") == 0u);
+        prepare_spare(*o.log);  // a new one is needed: spare-3.ready, 8 KiB
+        BOOST_TEST(!o.log->close());
+    }
+    cfg.first_segment_size = 0;  // every segment 32 KiB now: an 8 KiB spare does not fit
+    auto o = open_ok(cfg);
+    BOOST_TEST(file_sizes(*disk).count("spare-3.ready") == 0u);
+}
+
+// A wal closed just before this open may still finish its spare (make_spare renames
+// spare-<n>.tmp to spare-<n>.ready) after it released the lock: a leftover that vanishes
+// between open's listing and its removal is no error.
+BOOST_AUTO_TEST_CASE(a_leftover_spare_renamed_by_a_closing_wal_during_open_is_no_error) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    {
+        auto o = open_ok(cfg);
+        BOOST_TEST(!o.log->close());
+    }
+    nd::spare_segment late;
+    nd::spare_request req{disk, log_dir, log_dir / "spare-7.tmp", 8192, preallocation::zero_fill};
+    BOOST_TEST_REQUIRE(!nd::make_spare(req, late));
+    BOOST_TEST_REQUIRE(!disk->rename(log_dir / "spare-7.ready", log_dir / "spare-7.tmp"));
+    late.f.reset();
+    bool renamed = false;
+    disk->set_fault_hook([&](const sim_event& ev) -> std::error_code {
+        if (ev.op == sim_op::remove && ev.path.filename() == "spare-7.tmp" && !renamed) {
+            renamed = true;  // the other wal's spare thread gets there first
+            (void)disk->rename(log_dir / "spare-7.tmp", log_dir / "spare-7.ready");
+        }
+        return {};
+    });
+    auto o = open_ok(cfg);
+    BOOST_TEST(renamed);
+    disk->set_fault_hook({});
+    BOOST_TEST(!o.log->close());
+    auto r = open_ok(cfg);  // the late spare-7.ready is complete: taken up as a spare
+    BOOST_TEST(!r.log->spare_needed().has_value());
+}
+
+// The activation of a kept spare renames it to the segment's name; a power cut that undoes the
+// rename but keeps the records written into it leaves a spare-<n>.ready holding records of that
+// segment. The next open must not take it back as a spare: it would become the same segment
+// again and its old records could follow new ones.
+BOOST_AUTO_TEST_CASE(a_spare_whose_activation_a_power_cut_undid_is_not_reused) {
+    auto disk = fresh_disk();
+    const auto cfg = stepped_config(disk);
+    auto o = open_ok(cfg);
+    prepare_spare(*o.log);
+    log_writer w(*o.log);
+    for (lsn_t i = 1; o.log->segments().size() < 2; ++i) w.put("k", value_for(i, 900));
+    const lsn_t in_first = o.log->segments().front().last_lsn;
+    BOOST_TEST_REQUIRE(!o.log->sync());  // every record durable, the rename too
+    // Records into segment 2 are not synced; then segment 3 comes from a spare...
+    prepare_spare(*o.log);
+    for (lsn_t i = 1; o.log->segments().size() < 3; ++i) w.put("k", value_for(i, 900));
+    // ...and the cut keeps every write but no directory operation: segment 3 is spare-3.ready
+    // again, with its header and records in it.
+    power_cut_plan plan;
+    plan.keep_other_writes = true;
+    auto after = disk->power_cut(plan);
+    BOOST_TEST_REQUIRE(file_sizes(*after).count("spare-3.ready") == 1u);
+    auto cfg2 = cfg;
+    cfg2.fs = after;
+    lsn_t last = 0;
+    {
+        auto r = open_ok(cfg2);
+        BOOST_TEST(r.info.last_lsn >= in_first);
+        BOOST_TEST(file_sizes(*after).count("spare-3.ready") == 0u);
+        last = r.info.last_lsn;
+        log_writer w2(*r.log, last);
+        for (int i = 0; i < 3; ++i) w2.put("new", "x");
+        BOOST_TEST(!r.log->close());
+    }
+    auto r = open_ok(cfg2);
+    BOOST_TEST(!r.info.corruption_detected);
+    BOOST_TEST(r.info.last_lsn == last + 3);
 }
 
 BOOST_AUTO_TEST_CASE(a_spare_made_on_another_thread_while_the_writer_appends) {

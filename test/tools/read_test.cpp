@@ -3,6 +3,8 @@
 // writer in another process; and the read-only guarantee (no byte, name or time changed).
 #include "tool_support.hpp"
 
+#include "support/eventually.hpp"
+
 #include <noriwal/reader.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -131,6 +133,37 @@ BOOST_AUTO_TEST_CASE(list_json_matches_the_segments_written) {
     BOOST_TEST(text.status == 0);
     BOOST_TEST(lines_of(text.out).size() == files.size() + 2);  // header, one per segment, summary
     BOOST_TEST(text.out.find(files.front().filename().string()) != std::string::npos);
+}
+
+// Issue 15: the prepared spare a wal keeps across close (spare-<n>.ready) is shown by list and
+// verify as disk the log takes, never as part of the log.
+BOOST_AUTO_TEST_CASE(list_and_verify_show_the_kept_spare) {
+    temp_dir dir("inspect-spare");
+    {
+        wal_config cfg;  // the defaults: zero_fill, a 1 MiB first segment, a 2 MiB spare
+        cfg.dir = dir.path();
+        auto w = wal::open(cfg).log;
+        w.append(record::put("k", "v"));
+        BOOST_TEST_REQUIRE(eventually([&] { return std::filesystem::exists(dir.path() / "spare-2.ready"); }));
+        w.close();
+    }
+    const process_result r = run_inspect({"list", dir.path().string(), "--json"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    const json::value doc = json_doc(r.out);
+    BOOST_TEST(uint_member(doc, "records") == 1u);
+    BOOST_TEST(uint_member(doc, "file_bytes") == 1u << 20);
+    BOOST_TEST(uint_member(doc, "spare_bytes") == 2u << 20);
+    const auto& spares = member(doc, "spares").items;
+    BOOST_TEST_REQUIRE(spares.size() == 1u);
+    BOOST_TEST(member(spares[0], "file").text == "spare-2.ready");
+    BOOST_TEST(member(spares[0], "blank").boolean);
+    const process_result text = run_inspect({"list", dir.path().string()});
+    BOOST_TEST(text.out.find("1 prepared spare (2.00 MiB, not part of the log)") != std::string::npos,
+               text.out);
+    const process_result v = run_inspect({"verify", dir.path().string()});
+    BOOST_TEST(v.status == 0, v.err);
+    BOOST_TEST(v.out.find("spare-2.ready: a prepared spare segment file") != std::string::npos, v.out);
+    BOOST_TEST(v.out.find("CLEAN") != std::string::npos, v.out);
 }
 
 BOOST_AUTO_TEST_CASE(dump_json_is_every_record_as_written) {

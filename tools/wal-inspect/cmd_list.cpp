@@ -50,6 +50,11 @@ int run(const po::variables_map& vm, context& ctx) {
         if (s.last != 0) last = s.last;
     }
 
+    // Prepared spares: not part of the log, but disk it takes (doc/api.md, "Disk space").
+    const std::vector<spare_file> spares = list_spares(*session.fs(), session.dir());
+    std::uint64_t spare_bytes = 0;
+    for (const spare_file& f : spares) spare_bytes += f.size;
+
     output out(ctx.out);
     if (vm.count("json")) {
         std::string items = "[";
@@ -90,6 +95,7 @@ int run(const po::variables_map& vm, context& ctx) {
             w.null("first_lsn").null("last_lsn");
         }
         w.number("bytes", written).number("file_bytes", on_disk).raw("segments", items);
+        w.number("spare_bytes", spare_bytes).raw("spares", spares_json(spares));
         w.end();
         out.buf() += '\n';
         return session.status();
@@ -113,7 +119,12 @@ int run(const po::variables_map& vm, context& ctx) {
     out.buf() += std::to_string(segs.size()) + (segs.size() == 1 ? " segment, " : " segments, ") +
                  grouped(records) + " records";
     if (records != 0) out.buf() += " (LSN " + std::to_string(first) + ".." + std::to_string(last) + ")";
-    out.buf() += ", " + human_bytes(written) + " written, " + human_bytes(on_disk) + " of files\n";
+    out.buf() += ", " + human_bytes(written) + " written, " + human_bytes(on_disk) + " of files";
+    if (!spares.empty())
+        out.buf() += "; " + std::to_string(spares.size()) +
+                     (spares.size() == 1 ? " prepared spare (" : " prepared spares (") +
+                     human_bytes(spare_bytes) + ", not part of the log)";
+    out.buf() += "\n";
     return session.status();
 }
 
@@ -128,7 +139,8 @@ const command list_command = {
     "their last record) and the size of the file (a prepared segment is longer than what is written),\n"
     "whether they are sealed or the active one (the last; appends go there), and their age (from the\n"
     "creation time in their header). Every record is read and checked on the way; damage is reported\n"
-    "on stderr.",
+    "on stderr. Prepared spare files (spare-<n>.ready: zeros the writer keeps for its next segment,\n"
+    "not part of the log) are counted on the last line (and listed under \"spares\" with --json).",
     add_options,
     run,
 };

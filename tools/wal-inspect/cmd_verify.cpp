@@ -88,6 +88,7 @@ int run(const po::variables_map& vm, context& ctx) {
     const std::filesystem::path dir = dir_argument(vm);
     const auto fs = posix_file_system();
     const std::vector<std::uint64_t> ids = list_segment_ids(*fs, dir);
+    const std::vector<spare_file> spares = list_spares(*fs, dir);
 
     std::vector<bad_value> bad_values;
     std::uint64_t compressed = 0, bytes = 0, segments = 0;
@@ -239,6 +240,7 @@ int run(const po::variables_map& vm, context& ctx) {
         }
         by_mode += '}';
         w.raw("recovery", by_mode);
+        w.raw("spares", spares_json(spares));
         w.end();
         o += '\n';
         return clean ? exit_ok : exit_damage;
@@ -283,6 +285,13 @@ int run(const po::variables_map& vm, context& ctx) {
              std::to_string(d->offset) +
              ": stale bytes of a recycled segment after the end of the log (harmless)\n";
     }
+    for (const spare_file& f : spares)
+        o += "note    " + f.path.filename().string() + ": " +
+             (f.blank ? "a prepared spare segment file (" + human_bytes(f.size) +
+                            ", not part of the log): the next open keeps it for the next segment\n"
+                      : std::string(
+                            "a spare file with a segment header (an activation a crash interrupted, not part "
+                            "of the log): the next read-write open removes it\n"));
     if (salvage.info.clean_close)
         o += "The log was closed cleanly (it holds a close marker): damage before where it ended then is "
              "damage to durable records, never a torn tail.\n";

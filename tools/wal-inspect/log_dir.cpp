@@ -1,6 +1,7 @@
 #include "log_dir.hpp"
 
 #include "command.hpp"
+#include "json.hpp"
 #include "text.hpp"
 
 #include <noriwal/error.hpp>
@@ -19,6 +20,40 @@ std::string verify_hint(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+std::vector<spare_file> list_spares(file_system& fs, const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    if (auto ec = fs.list(dir, names))
+        throw failure(dir.string() + ": cannot list the directory: " + ec.message());
+    std::sort(names.begin(), names.end());
+    std::vector<spare_file> out;
+    for (const std::string& name : names) {
+        std::uint64_t n = 0;
+        if (!detail::parse_ready_spare_name(name, n)) continue;
+        spare_file s;
+        s.path = dir / name;
+        std::unique_ptr<file> f;
+        if (fs.open(s.path, open_mode::read_only, f) || f->size(s.size)) continue;
+        std::array<std::byte, detail::segment_header_size> head{};
+        std::size_t got = 0;
+        if (s.size >= head.size() && !f->read_at(0, head, got) && got == head.size())
+            s.blank = std::all_of(head.begin(), head.end(), [](std::byte b) { return b == std::byte{0}; });
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::string spares_json(const std::vector<spare_file>& spares) {
+    std::string items = "[";
+    for (const spare_file& f : spares) {
+        if (items.size() > 1) items += ',';
+        json::object_writer w(items);
+        w.string("file", f.path.filename().string()).number("file_bytes", f.size).boolean("blank", f.blank);
+        w.end();
+    }
+    items += ']';
+    return items;
+}
 
 std::vector<std::uint64_t> list_segment_ids(file_system& fs, const std::filesystem::path& dir) {
     bool is_dir = false;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace noriwal::inspect {
@@ -40,6 +41,22 @@ std::vector<std::uint64_t> list_segment_ids(file_system& fs, const std::filesyst
 /// magic), a damaged segment header (CRC mismatch, cut short, or naming another segment), an
 /// all-zero file before the last, or an unsupported format version.
 std::vector<segment_file> read_segments(file_system& fs, const std::filesystem::path& dir);
+
+/// A prepared spare file (`spare-<n>.ready`) the writer keeps for its next segment: zeros, not
+/// part of the log. `blank`: its first 64 bytes are zeros, so a read-write open keeps it (when
+/// its size suits the configuration); otherwise (a segment header an interrupted activation
+/// wrote) that open removes it.
+struct spare_file {
+    std::filesystem::path path;
+    std::uint64_t size = 0;
+    bool blank = false;
+};
+
+/// The prepared spares in `dir`, by name. Read-only; files that vanish meanwhile are left out.
+std::vector<spare_file> list_spares(file_system& fs, const std::filesystem::path& dir);
+
+/// The spares as a JSON array of {"file", "file_bytes", "blank"} (list and verify --json).
+std::string spares_json(const std::vector<spare_file>& spares);
 
 /// Maps the whole of a segment file read-only. Returns ENOENT when the file is gone.
 std::error_code map_segment(file_system& fs, const std::filesystem::path& path,
