@@ -24,12 +24,13 @@ namespace detail {
 namespace {
 
 /// The handler's associated executor (by default `fallback`), tracking outstanding work so
-/// that its execution context does not run out of work before the handler has run.
+/// that its execution context does not run out of work before the handler has run
+/// (tracked_work, impl/wal.hpp).
 template <class Handler>
 boost::asio::any_completion_executor tracked_executor(const Handler& h,
-                                                      const boost::asio::any_completion_executor& fallback) {
-    return boost::asio::prefer(boost::asio::get_associated_executor(h, fallback),
-                               boost::asio::execution::outstanding_work.tracked);
+                                                      const boost::asio::any_completion_executor& fallback,
+                                                      bool never_inline = false) {
+    return tracked_work(boost::asio::get_associated_executor(h, fallback), never_inline);
 }
 
 /// Completes a request of an empty wal (errc::closed). There is no wal executor: the
@@ -51,7 +52,8 @@ bool adopt(Op* op, const std::shared_ptr<wal_core>& core, Handler& h,
         reject_without_wal(op);
         return false;
     }
-    op->work = work ? std::move(work) : tracked_executor(op->handler, core->default_executor());
+    op->work = work ? std::move(work)
+                    : tracked_executor(op->handler, core->default_executor(), core->writes_speculatively());
     return true;
 }
 
@@ -169,6 +171,10 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
 
 wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) noexcept {
     return core ? core->get_executor() : wal::executor_type{};
+}
+
+bool writes_speculatively(const std::shared_ptr<wal_core>& core) noexcept {
+    return core && core->writes_speculatively();
 }
 
 void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
@@ -320,12 +326,12 @@ auto wait_for(std::chrono::microseconds spin, Start start) {
     // Shared: the handler raises the flag and wakes the caller, who may return (and would
     // free a result on its stack) between the two.
     auto result = std::make_shared<awaited_result<T...>>();
-    start(boost::asio::bind_executor(boost::asio::system_executor(),
-                                     [result](boost::system::error_code ec, T... v) {
-                                         result->value = {ec, std::move(v)...};
-                                         result->ready.store(1, std::memory_order_release);
-                                         result->ready.notify_one();
-                                     }));
+    start(
+        boost::asio::bind_executor(detail::waiter_executor(), [result](boost::system::error_code ec, T... v) {
+            result->value = {ec, std::move(v)...};
+            result->ready.store(1, std::memory_order_release);
+            result->ready.notify_one();
+        }));
     if (spin.count() > 0 && result->ready.load(std::memory_order_acquire) == 0) {
         const auto until = std::chrono::steady_clock::now() + spin;
         while (result->ready.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
