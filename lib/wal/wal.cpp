@@ -2,6 +2,7 @@
 // conveniences.
 #include <noriwal/wal.hpp>
 
+#include <wal/adaptive_spin.hpp>
 #include <wal/requests.hpp>
 #include <wal/wal_core.hpp>
 
@@ -316,11 +317,12 @@ struct awaited_result {
 };
 
 // Starts an operation with a handler that stores its result, waits for it, and throws its
-// error as a std::system_error. The handler is bound to the system executor, so it runs on
-// whichever wal thread completes the operation, never on an executor the caller might be
-// blocking right now. Like the wal's own threads, the caller polls for the result for up to
-// `spin` (wal_config::idle_spin) before it sleeps: an append written within that time costs
-// it no wake-up.
+// error as a std::system_error. The handler is bound to the system executor (waiter_executor),
+// so it runs on whichever thread completes the operation (a wal thread, or this one when the
+// append is written speculatively), never on an executor the caller might be blocking right
+// now. Like the wal's own threads, the caller polls for the result for up to `spin`
+// (wal_config::idle_spin) before it sleeps, while polling pays (adaptive_spin): an append
+// written within that time costs it no wake-up.
 template <class... T, class Start>
 auto wait_for(std::chrono::microseconds spin, Start start) {
     // Shared: the handler raises the flag and wakes the caller, who may return (and would
@@ -333,9 +335,23 @@ auto wait_for(std::chrono::microseconds spin, Start start) {
             result->ready.notify_one();
         }));
     if (spin.count() > 0 && result->ready.load(std::memory_order_acquire) == 0) {
-        const auto until = std::chrono::steady_clock::now() + spin;
+        // Per thread: whether this thread's recent waits paid for polling (adaptive_spin).
+        thread_local detail::adaptive_spin policy(spin);
+        const auto budget = policy.budget();
+        const auto from = std::chrono::steady_clock::now();
+        const auto until = from + budget;
         while (result->ready.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
             std::this_thread::yield();
+        if (budget.count() > 0) {
+            if (result->ready.load(std::memory_order_acquire) != 0) {
+                policy.on_hit();
+            } else {
+                policy.on_miss();
+            }
+        } else {
+            result->ready.wait(0, std::memory_order_acquire);
+            policy.on_woken(std::chrono::steady_clock::now() - from);
+        }
     }
     result->ready.wait(0, std::memory_order_acquire);
     auto& t = result->value;

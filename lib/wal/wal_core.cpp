@@ -3,6 +3,7 @@
 #include <wal/wal_core.hpp>
 
 #include <noriwal/meter.hpp>
+#include <wal/adaptive_spin.hpp>
 #include <wal/requests.hpp>
 
 #include <boost/asio/bind_executor.hpp>
@@ -169,25 +170,37 @@ std::shared_ptr<wal_core> wal_core::create(wal::executor_type ex, wal_config cfg
 namespace {
 
 /// Runs `ctx` until it is stopped or out of work, like io_context::run(), except that after
-/// each burst of work the thread keeps polling for up to `spin` before it blocks: a handler
-/// posted meanwhile then runs without the cost of waking a sleeping thread. Each empty poll
-/// yields the core, so a spinning thread never keeps a runnable one off it.
+/// a burst of work the thread may keep polling for up to `spin` before it blocks: a handler
+/// posted meanwhile then runs without the cost of waking a sleeping thread. It polls only while
+/// polling pays (adaptive_spin: recent hand-overs came within `spin`), so a thread at rest,
+/// or one whose work comes rarely, sleeps at once. Each empty poll yields the core, so a
+/// spinning thread never keeps a runnable one off it.
 void run_polling(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
     if (spin.count() == 0) {
         ctx.run();
         return;
     }
+    adaptive_spin policy(spin);
     for (;;) {
         if (ctx.poll() > 0) continue;
         if (ctx.stopped()) return;  // out of work (or stopped): what run() would return on
-        const auto until = steady::now() + spin;
-        bool ran = false;
-        while (!ran && steady::now() < until) {
-            std::this_thread::yield();
-            ran = ctx.poll() > 0;
-            if (ctx.stopped()) return;
+        if (const auto budget = policy.budget(); budget.count() > 0) {
+            const auto until = steady::now() + budget;
+            bool ran = false;
+            while (!ran && steady::now() < until) {
+                std::this_thread::yield();
+                ran = ctx.poll() > 0;
+                if (ctx.stopped()) return;
+            }
+            if (ran) {
+                policy.on_hit();
+                continue;
+            }
+            policy.on_miss();
         }
-        if (!ran && ctx.run_one() == 0) return;
+        const auto slept_from = steady::now();
+        if (ctx.run_one() == 0) return;
+        policy.on_woken(steady::now() - slept_from);
     }
 }
 
