@@ -110,7 +110,16 @@ void append_op::recycle(append_op* op) noexcept {
     }
 }
 
+namespace {
+/// The append is delivered: the wal's count of undelivered appends drops before its handler
+/// runs, so an append that handler starts may be written speculatively.
+void release_undelivered(request& r) noexcept {
+    if (auto u = std::move(r.undelivered)) u->fetch_sub(1, std::memory_order_acq_rel);
+}
+}  // namespace
+
 void append_op::deliver() {
+    release_undelivered(*this);
     auto h = std::move(handler);
     const auto e = ec;
     const auto p = pos;
@@ -122,6 +131,7 @@ void append_op::deliver() {
 }
 
 void batch_op::deliver() {
+    release_undelivered(*this);
     auto h = std::move(handler);
     const auto e = ec;
     auto p = e ? std::vector<position>{} : std::move(positions);

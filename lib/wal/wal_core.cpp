@@ -400,7 +400,11 @@ void wal_core::shutdown() noexcept {
 void wal_core::submit(request* r) {
     // The speculative write needs the writer strand's state on this thread: only with the
     // wal's own writer thread (on an io_executor the strand's threads are the user's).
-    if (own_writer_thread_ && r->is_append() && write_speculatively(r)) return;
+    if (own_writer_thread_ && r->is_append()) {
+        r->undelivered = undelivered_;
+        const bool alone = undelivered_->fetch_add(1, std::memory_order_acq_rel) == 0;
+        if (alone && write_speculatively(r)) return;
+    }
     bool post = false;
     {
         std::lock_guard lk(intake_mutex_);

@@ -75,6 +75,9 @@ struct request {
     /// The handler's associated executor, tracking outstanding work until delivery. Empty
     /// for the internal close of shutdown(), which has no handler.
     boost::asio::any_completion_executor work;
+    /// Appends of a wal with a writer thread: the wal's count of appends not yet delivered,
+    /// released by deliver() just before the handler runs (see write_speculatively).
+    std::shared_ptr<std::atomic<std::int64_t>> undelivered;
 };
 
 // ------------------------------------------------------------------ statistics
@@ -227,6 +230,10 @@ private:
     // only with try_lock, to write an uncontended append speculatively (write_speculatively).
     // Lock order: writer_role_, then intake_mutex_.
     std::mutex writer_role_;
+    // Appends submitted and not yet delivered to their handlers. Only an append with none
+    // before it is written speculatively: with appends in flight (pipelined, or several
+    // appenders), queueing lets the writer thread write them as one group.
+    std::shared_ptr<std::atomic<std::int64_t>> undelivered_ = std::make_shared<std::atomic<std::int64_t>>(0);
 
     // Writer strand state (writer_role_).
     std::unique_ptr<served_log> log_;             // the engine and its readers' registry
