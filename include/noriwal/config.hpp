@@ -118,12 +118,14 @@ struct wal_config {
     bool index_keys = false;
     /// Open without writing anything: no lock, no recovery truncation, no appends.
     bool read_only = false;
-    /// How long the wal's writer and sync threads keep polling for work after their last
-    /// piece of work before they go to sleep. A sleeping thread costs a wake-up (several
-    /// microseconds on a virtual machine) on each hand-over, which dominates an append that
-    /// is awaited one at a time; polling spends CPU time instead, yielding the core to any
-    /// other thread that wants it. A caller of a blocking function (append, sync, ...) polls
-    /// for its result the same way. Zero: sleep at once. At most one second.
+    /// The longest the wal's writer and sync threads poll for work after a piece of work
+    /// before they go to sleep. A sleeping thread costs a wake-up (several microseconds on a
+    /// virtual machine) on each hand-over; polling spends CPU time instead, yielding the core
+    /// to any other thread that wants it. They poll only while polling has recently paid (a
+    /// poll that found work, or a sleep cut short within this window), so an open wal with no
+    /// appends uses no CPU and a thread whose work comes rarely sleeps at once. A caller of a
+    /// blocking function (append, sync, ...) polls for its result the same way. Zero: never
+    /// poll. At most one second. See doc/api.md, "Threads".
     std::chrono::microseconds idle_spin{100};
     /// Where the writer strand runs. Empty (the default): on an io_context the wal owns, run
     /// by a thread of its own. Given: on a strand of this executor, and the wal starts no

@@ -601,6 +601,14 @@ std::error_code segment_log::check_writable() const {
 
 // ------------------------------------------------------------------------ append
 
+bool segment_log::fits_active_segment(std::uint64_t bytes) const {
+    if (check_writable() || segments_.empty()) return false;
+    if (segments_.back().written + bytes > cfg_.max_segment_size) return false;
+    if (cfg_.max_segment_age.count() == 0) return true;
+    const auto due = rotation_due_ns();
+    return !due || clock_() < *due;
+}
+
 std::error_code segment_log::append(std::span<append_request> group, std::span<std::error_code> results) {
     assert(results.size() >= group.size());
     if (auto ec = check_writable()) {

@@ -156,6 +156,12 @@ public:
     /// errc::read_only if opened read-only, errc::closed after close().
     std::error_code append(std::span<append_request> group, std::span<std::error_code> results);
 
+    /// Whether append() would write `bytes` of records into the active segment with one write
+    /// and nothing else: the log is writable, they fit, and no rotation by age is due. The
+    /// wal writes such an append speculatively on its caller's thread, which must never create
+    /// or rotate a segment file.
+    bool fits_active_segment(std::uint64_t bytes) const;
+
     /// The job that makes everything written so far durable (empty files and no directory
     /// work if there is nothing to do).
     sync_job prepare_sync();

@@ -92,6 +92,14 @@ inline durability durability_of(request* r) noexcept {
     return r->kind == request_kind::append ? static_cast<append_op*>(r)->dur : static_cast<batch_op*>(r)->dur;
 }
 
+/// The bytes of the encoded records of an append or a batch.
+inline std::size_t encoded_size_of(request* r) noexcept {
+    if (r->kind == request_kind::append) return static_cast<append_op*>(r)->encoded.bytes.size();
+    std::size_t n = 0;
+    for (const auto& e : static_cast<batch_op*>(r)->encoded) n += e.bytes.size();
+    return n;
+}
+
 inline steady::time_point started_of(request* r) noexcept {
     return r->kind == request_kind::append ? static_cast<append_op*>(r)->started
                                            : static_cast<batch_op*>(r)->started;

@@ -2,6 +2,7 @@
 // conveniences.
 #include <noriwal/wal.hpp>
 
+#include <wal/adaptive_spin.hpp>
 #include <wal/requests.hpp>
 #include <wal/wal_core.hpp>
 
@@ -24,12 +25,13 @@ namespace detail {
 namespace {
 
 /// The handler's associated executor (by default `fallback`), tracking outstanding work so
-/// that its execution context does not run out of work before the handler has run.
+/// that its execution context does not run out of work before the handler has run
+/// (tracked_work, impl/wal.hpp).
 template <class Handler>
 boost::asio::any_completion_executor tracked_executor(const Handler& h,
-                                                      const boost::asio::any_completion_executor& fallback) {
-    return boost::asio::prefer(boost::asio::get_associated_executor(h, fallback),
-                               boost::asio::execution::outstanding_work.tracked);
+                                                      const boost::asio::any_completion_executor& fallback,
+                                                      bool never_inline = false) {
+    return tracked_work(boost::asio::get_associated_executor(h, fallback), never_inline);
 }
 
 /// Completes a request of an empty wal (errc::closed). There is no wal executor: the
@@ -51,7 +53,8 @@ bool adopt(Op* op, const std::shared_ptr<wal_core>& core, Handler& h,
         reject_without_wal(op);
         return false;
     }
-    op->work = work ? std::move(work) : tracked_executor(op->handler, core->default_executor());
+    op->work = work ? std::move(work)
+                    : tracked_executor(op->handler, core->default_executor(), core->writes_speculatively());
     return true;
 }
 
@@ -107,7 +110,16 @@ void append_op::recycle(append_op* op) noexcept {
     }
 }
 
+namespace {
+/// The append is delivered: the wal's count of undelivered appends drops before its handler
+/// runs, so an append that handler starts may be written speculatively.
+void release_undelivered(request& r) noexcept {
+    if (auto u = std::move(r.undelivered)) u->fetch_sub(1, std::memory_order_acq_rel);
+}
+}  // namespace
+
 void append_op::deliver() {
+    release_undelivered(*this);
     auto h = std::move(handler);
     const auto e = ec;
     const auto p = pos;
@@ -119,6 +131,7 @@ void append_op::deliver() {
 }
 
 void batch_op::deliver() {
+    release_undelivered(*this);
     auto h = std::move(handler);
     const auto e = ec;
     auto p = e ? std::vector<position>{} : std::move(positions);
@@ -169,6 +182,10 @@ void start_open(wal::executor_type ex, wal_config cfg, open_handler h) {
 
 wal::executor_type default_executor_of(const std::shared_ptr<wal_core>& core) noexcept {
     return core ? core->get_executor() : wal::executor_type{};
+}
+
+bool writes_speculatively(const std::shared_ptr<wal_core>& core) noexcept {
+    return core && core->writes_speculatively();
 }
 
 void start_append(const std::shared_ptr<wal_core>& core, const record& r, durability d, append_handler h,
@@ -310,26 +327,41 @@ struct awaited_result {
 };
 
 // Starts an operation with a handler that stores its result, waits for it, and throws its
-// error as a std::system_error. The handler is bound to the system executor, so it runs on
-// whichever wal thread completes the operation, never on an executor the caller might be
-// blocking right now. Like the wal's own threads, the caller polls for the result for up to
-// `spin` (wal_config::idle_spin) before it sleeps: an append written within that time costs
-// it no wake-up.
+// error as a std::system_error. The handler is bound to the system executor (waiter_executor),
+// so it runs on whichever thread completes the operation (a wal thread, or this one when the
+// append is written speculatively), never on an executor the caller might be blocking right
+// now. Like the wal's own threads, the caller polls for the result for up to `spin`
+// (wal_config::idle_spin) before it sleeps, while polling pays (adaptive_spin): an append
+// written within that time costs it no wake-up.
 template <class... T, class Start>
 auto wait_for(std::chrono::microseconds spin, Start start) {
     // Shared: the handler raises the flag and wakes the caller, who may return (and would
     // free a result on its stack) between the two.
     auto result = std::make_shared<awaited_result<T...>>();
-    start(boost::asio::bind_executor(boost::asio::system_executor(),
-                                     [result](boost::system::error_code ec, T... v) {
-                                         result->value = {ec, std::move(v)...};
-                                         result->ready.store(1, std::memory_order_release);
-                                         result->ready.notify_one();
-                                     }));
+    start(
+        boost::asio::bind_executor(detail::waiter_executor(), [result](boost::system::error_code ec, T... v) {
+            result->value = {ec, std::move(v)...};
+            result->ready.store(1, std::memory_order_release);
+            result->ready.notify_one();
+        }));
     if (spin.count() > 0 && result->ready.load(std::memory_order_acquire) == 0) {
-        const auto until = std::chrono::steady_clock::now() + spin;
+        // Per thread: whether this thread's recent waits paid for polling (adaptive_spin).
+        thread_local detail::adaptive_spin policy(spin);
+        const auto budget = policy.budget();
+        const auto from = std::chrono::steady_clock::now();
+        const auto until = from + budget;
         while (result->ready.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
             std::this_thread::yield();
+        if (budget.count() > 0) {
+            if (result->ready.load(std::memory_order_acquire) != 0) {
+                policy.on_hit();
+            } else {
+                policy.on_miss();
+            }
+        } else {
+            result->ready.wait(0, std::memory_order_acquire);
+            policy.on_woken(std::chrono::steady_clock::now() - from);
+        }
     }
     result->ready.wait(0, std::memory_order_acquire);
     auto& t = result->value;

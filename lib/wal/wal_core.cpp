@@ -3,6 +3,7 @@
 #include <wal/wal_core.hpp>
 
 #include <noriwal/meter.hpp>
+#include <wal/adaptive_spin.hpp>
 #include <wal/requests.hpp>
 
 #include <boost/asio/bind_executor.hpp>
@@ -48,6 +49,29 @@ void name_thread(std::thread& t, const char* name) noexcept {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------ writer role
+
+namespace {
+/// The core whose writer role this thread holds (null: none). A handler run inside a writer
+/// step that starts an append must queue it: the role is not recursive.
+thread_local const wal_core* stepping_core = nullptr;
+}  // namespace
+
+/// Holds the writer role for one step: every handler of the writer strand runs inside one.
+class wal_core::writer_step {
+public:
+    explicit writer_step(wal_core& c) : lk_(c.writer_role_), prev_(std::exchange(stepping_core, &c)) {}
+    writer_step(wal_core& c, std::unique_lock<std::mutex>&& owned)
+        : lk_(std::move(owned)), prev_(std::exchange(stepping_core, &c)) {}
+    ~writer_step() { stepping_core = prev_; }
+    writer_step(const writer_step&) = delete;
+    writer_step& operator=(const writer_step&) = delete;
+
+private:
+    std::unique_lock<std::mutex> lk_;
+    const wal_core* prev_;
+};
 
 // ------------------------------------------------------------------ meter
 
@@ -114,15 +138,22 @@ wal_core::wal_core(private_tag, wal::executor_type ex, wal_config cfg)
     // Every request copies this executor (tracked). Wrapping the any_io_executor would share
     // its target and count references on each copy; an io_context's executor (or a strand of
     // one), the usual case, is held directly instead, where a copy is a plain copy.
+    // With speculative writes, blocking.never: a handler is never run inside the call that
+    // completes it (an append written speculatively completes on its caller's thread).
     using io_executor = boost::asio::io_context::executor_type;
+    auto erase = [this](const auto& e) {
+        if (!own_writer_thread_) return boost::asio::any_completion_executor(std::nothrow, e);
+        return boost::asio::any_completion_executor(
+            std::nothrow, boost::asio::prefer(e, boost::asio::execution::blocking.never));
+    };
     if (const auto* io = public_ex_.target<io_executor>()) {
-        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *io);
+        default_ex_ = erase(*io);
     } else if (const auto* strand = public_ex_.target<boost::asio::strand<io_executor>>()) {
-        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *strand);
+        default_ex_ = erase(*strand);
     } else if (const auto* pool = public_ex_.target<boost::asio::thread_pool::executor_type>()) {
-        default_ex_ = boost::asio::any_completion_executor(std::nothrow, *pool);
+        default_ex_ = erase(*pool);
     } else {
-        default_ex_ = boost::asio::any_completion_executor(std::nothrow, public_ex_);
+        default_ex_ = erase(public_ex_);
     }
     meter_ = std::make_shared<stats_meter>(counters_, cfg_.metrics);
     if (own_writer_thread_) writer_guard_.emplace(writer_ctx_.get_executor());
@@ -139,25 +170,37 @@ std::shared_ptr<wal_core> wal_core::create(wal::executor_type ex, wal_config cfg
 namespace {
 
 /// Runs `ctx` until it is stopped or out of work, like io_context::run(), except that after
-/// each burst of work the thread keeps polling for up to `spin` before it blocks: a handler
-/// posted meanwhile then runs without the cost of waking a sleeping thread. Each empty poll
-/// yields the core, so a spinning thread never keeps a runnable one off it.
+/// a burst of work the thread may keep polling for up to `spin` before it blocks: a handler
+/// posted meanwhile then runs without the cost of waking a sleeping thread. It polls only while
+/// polling pays (adaptive_spin: recent hand-overs came within `spin`), so a thread at rest,
+/// or one whose work comes rarely, sleeps at once. Each empty poll yields the core, so a
+/// spinning thread never keeps a runnable one off it.
 void run_polling(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
     if (spin.count() == 0) {
         ctx.run();
         return;
     }
+    adaptive_spin policy(spin);
     for (;;) {
         if (ctx.poll() > 0) continue;
         if (ctx.stopped()) return;  // out of work (or stopped): what run() would return on
-        const auto until = steady::now() + spin;
-        bool ran = false;
-        while (!ran && steady::now() < until) {
-            std::this_thread::yield();
-            ran = ctx.poll() > 0;
-            if (ctx.stopped()) return;
+        if (const auto budget = policy.budget(); budget.count() > 0) {
+            const auto until = steady::now() + budget;
+            bool ran = false;
+            while (!ran && steady::now() < until) {
+                std::this_thread::yield();
+                ran = ctx.poll() > 0;
+                if (ctx.stopped()) return;
+            }
+            if (ran) {
+                policy.on_hit();
+                continue;
+            }
+            policy.on_miss();
         }
-        if (!ran && ctx.run_one() == 0) return;
+        const auto slept_from = steady::now();
+        if (ctx.run_one() == 0) return;
+        policy.on_woken(steady::now() - slept_from);
     }
 }
 
@@ -274,7 +317,10 @@ std::error_code wal_core::open_log(recovery_info& info, std::string& why) {
     first_lsn_.store(engine.first_lsn(), std::memory_order_release);
     open_.store(true, std::memory_order_release);
     // Spare preparation and timers start on the writer strand.
-    boost::asio::post(writer_, [self = shared_from_this()] { self->end_step(); });
+    boost::asio::post(writer_, [self = shared_from_this()] {
+        writer_step step(*self);
+        self->end_step();
+    });
     return {};
 }
 
@@ -352,6 +398,13 @@ void wal_core::shutdown() noexcept {
 // ------------------------------------------------------------------ intake (caller threads)
 
 void wal_core::submit(request* r) {
+    // The speculative write needs the writer strand's state on this thread: only with the
+    // wal's own writer thread (on an io_executor the strand's threads are the user's).
+    if (own_writer_thread_ && r->is_append()) {
+        r->undelivered = undelivered_;
+        const bool alone = undelivered_->fetch_add(1, std::memory_order_acq_rel) == 0;
+        if (alone && write_speculatively(r)) return;
+    }
     bool post = false;
     {
         std::lock_guard lk(intake_mutex_);
@@ -492,7 +545,33 @@ void wal_core::complete_all(std::span<request* const> done) noexcept {
 
 // ------------------------------------------------------------------ writer strand
 
+// The speculative write (doc/architecture.md): an append initiated while the writer is idle
+// is written here, on the caller's thread, as one writer step — one buffered write of its
+// group, the fsm's decisions, the watermarks published, an fdatasync handed to the sync thread
+// if one is due, and the completion posted to the handler's executor (never run here: every
+// handler's executor is tracked with blocking.never). Anything that would make the caller
+// wait — another writer step running, requests queued ahead, a new segment, a refusal — sends
+// the append to the writer thread instead (false).
+bool wal_core::write_speculatively(request* r) {
+    if (stepping_core == this) return false;  // a handler inside a step of this wal
+    std::unique_lock role(writer_role_, std::try_to_lock);
+    if (!role.owns_lock()) return false;  // a step runs: queue behind it, never wait for it
+    bool queued_ahead = pending_head_ != nullptr;
+    {
+        std::lock_guard lk(intake_mutex_);
+        queued_ahead = queued_ahead || closing_ || intake_head_ || drain_posted_;
+        r->generation = 0;  // never in the intake: cancel() leaves it to the writer
+    }
+    const bool fits = log_ && log_->engine().fits_active_segment(encoded_size_of(r));
+    if (!fsm_.may_write_speculatively(queued_ahead, fits)) return false;
+    writer_step step(*this, std::move(role));
+    pending_head_ = pending_tail_ = r;
+    process();
+    return true;
+}
+
 void wal_core::drain() {
+    writer_step step(*this);
     {
         std::lock_guard lk(intake_mutex_);
         drain_posted_ = false;
@@ -551,12 +630,11 @@ void wal_core::write_appends() {
         if (r->kind == request_kind::append) {
             auto* op = static_cast<append_op*>(r);
             group_.push_back({op->records(), false, op->positions()});
-            bytes += op->encoded.bytes.size();
         } else {
             auto* op = static_cast<batch_op*>(r);
             group_.push_back({op->records(), true, op->positions.data()});
-            for (auto* e : op->encoded_ptrs) bytes += e->bytes.size();
         }
+        bytes += encoded_size_of(r);
         group_ops_.push_back(r);
     }
     if (group_ops_.empty()) return;
@@ -708,7 +786,7 @@ void wal_core::end_step() {
             } else {
                 ++appended;
                 auto took = to_ns(now - started_of(r));
-                counters_.append_ns.record_by_owner(took);  // only the writer strand records it
+                counters_.append_ns.record_by_owner(took);  // only the writer role records it
                 if (user) user->on_append(std::chrono::nanoseconds(took));
             }
         }
@@ -741,6 +819,7 @@ void wal_core::maybe_start_sync() {
         const auto ec = run_sync(*job);
         auto* core = self.get();
         boost::asio::post(core->writer_, [self = std::move(self), job = std::move(job), ec, covered] {
+            writer_step step(*self);
             self->on_sync_done(*job, ec, covered);
         });
     });
@@ -768,6 +847,7 @@ void wal_core::maybe_prepare_spare() {
         auto ec = make_spare(req, spare);
         auto* core = self.get();
         boost::asio::post(core->writer_, [self = std::move(self), spare = std::move(spare), ec]() mutable {
+            writer_step step(*self);
             // After close the file stays behind as a temporary; the next open removes it.
             if (self->log_ && !self->fsm_.closed()) self->log_->engine().spare_ready(std::move(spare), ec);
             self->spares_in_flight_.fetch_sub(1, std::memory_order_release);
@@ -784,6 +864,7 @@ void wal_core::arm_batch_timer() {
     batch_timer_.expires_at(*at);
     batch_timer_.async_wait(boost::asio::bind_executor(
         writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
+            writer_step step(*this);
             batch_timer_armed_ = false;
             if (ec || fsm_.closed()) return;
             fsm_.on_timer(steady::now());
@@ -810,6 +891,7 @@ void wal_core::arm_maintenance_timer() {
     maintenance_timer_.expires_at(*at);  // cancels a later one
     maintenance_timer_.async_wait(boost::asio::bind_executor(
         writer_, [this, self = shared_from_this()](const boost::system::error_code& ec) {
+            writer_step step(*this);
             if (ec || fsm_.closed()) return;
             maintenance_at_.reset();
             on_maintenance();

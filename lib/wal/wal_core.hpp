@@ -1,7 +1,9 @@
 // The compiled core of noriwal::wal: the intake of requests, the writer strand, the sync and
 // spare threads, and completion of handlers on their executors.
 //
-//   caller thread: encode the record(s) -> request -> intake (mutex, O(1)) -> post one drain
+//   caller thread: encode the record(s) -> request -> if the writer is idle and nothing is
+//                  queued: write it now, as one writer step (the speculative write) ->
+//                  else intake (mutex, O(1)) -> post one drain
 //   writer thread: take the whole intake -> write consecutive appends as one group
 //                  (segment_log::append) -> writer_fsm: complete, or wait for a round
 //                  -> start an fdatasync round on the sync thread when one is due
@@ -73,6 +75,9 @@ struct request {
     /// The handler's associated executor, tracking outstanding work until delivery. Empty
     /// for the internal close of shutdown(), which has no handler.
     boost::asio::any_completion_executor work;
+    /// Appends of a wal with a writer thread: the wal's count of appends not yet delivered,
+    /// released by deliver() just before the handler runs (see write_speculatively).
+    std::shared_ptr<std::atomic<std::int64_t>> undelivered;
 };
 
 // ------------------------------------------------------------------ statistics
@@ -118,6 +123,9 @@ public:
     void reject(request* r);
     void cancel(request* r) noexcept;
     const encode_options& encoding() const noexcept { return encoding_; }
+    /// Appends may be written on their callers' threads (write_speculatively): only with the
+    /// wal's own writer thread. Its handlers' executors are then tracked with blocking.never.
+    bool writes_speculatively() const noexcept { return own_writer_thread_; }
     boost::asio::any_completion_executor default_executor() const noexcept { return default_ex_; }
     /// Where open_log runs: a thread of the wal's own (the spare thread, idle until then).
     boost::asio::io_context::executor_type open_executor() noexcept { return spare_ctx_.get_executor(); }
@@ -143,6 +151,9 @@ public:
     int spares_in_flight() const noexcept { return spares_in_flight_.load(std::memory_order_acquire); }
 
     static const std::shared_ptr<wal_core>& of(const wal& w) noexcept { return w.core_; }
+    /// The writer role (see writer_role_). Tests hold it to keep the writer busy, so that
+    /// appends initiated meanwhile queue instead of being written speculatively.
+    std::mutex& writer_role() noexcept { return writer_role_; }
     /// What readers of this wal read from (set by open_log).
     const std::shared_ptr<segment_registry>& registry() const noexcept { return registry_; }
 
@@ -167,6 +178,8 @@ private:
     boost::asio::any_io_executor writer_work() const;
 
     // Writer strand.
+    class writer_step;
+    bool write_speculatively(request* r);
     void drain();
     void process();
     void write_appends();
@@ -212,7 +225,17 @@ private:
     bool drain_posted_ = false;
     bool closing_ = false;  // a close was accepted: later requests get errc::closed
 
-    // Writer strand state.
+    // The writer role: whoever holds it runs one step of the writer and may touch the writer
+    // strand state below. The strand's handlers take it (and wait for it), a caller takes it
+    // only with try_lock, to write an uncontended append speculatively (write_speculatively).
+    // Lock order: writer_role_, then intake_mutex_.
+    std::mutex writer_role_;
+    // Appends submitted and not yet delivered to their handlers. Only an append with none
+    // before it is written speculatively: with appends in flight (pipelined, or several
+    // appenders), queueing lets the writer thread write them as one group.
+    std::shared_ptr<std::atomic<std::int64_t>> undelivered_ = std::make_shared<std::atomic<std::int64_t>>(0);
+
+    // Writer strand state (writer_role_).
     std::unique_ptr<served_log> log_;             // the engine and its readers' registry
     std::shared_ptr<segment_registry> registry_;  // log_'s, kept for readers after the close
     writer_fsm<request*> fsm_;         // the writer's decisions; this class carries out its actions

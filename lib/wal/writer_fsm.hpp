@@ -12,6 +12,8 @@
 //   on_truncated(reset, durable, written)          round in flight returns
 //   on_close(ec), on_failure(ec)             ─▶  refusal(): errc::closed / errc::poisoned
 //                                                failure(): the first failure (poison)
+//                                                may_write_speculatively(): an append may be
+//                                                  written on its caller's thread
 //
 // It owns the group-commit queue (commit_queue), "closed" and "poisoned" for the writer, and
 // the classification of engine errors. It never blocks, allocates only for its lists, and is
@@ -110,6 +112,16 @@ public:
         const bool quiet =
             (k == request_kind::close && !closed_) || k == request_kind::truncate || k == request_kind::reset;
         return quiet && commit_.in_flight() != 0;
+    }
+
+    /// Whether an append may be written speculatively, in its initiating call on the
+    /// caller's thread (doc/architecture.md, "The speculative write"): only on a healthy open
+    /// log, with nothing queued ahead of it (`queued_ahead`: requests in the intake or held
+    /// for the writer), and only when the engine takes it into the active segment with one
+    /// buffered write (`fits`: no new segment, no rotation). Otherwise the writer thread
+    /// takes it, as any append that queues: refusals, rotations and waits happen there.
+    bool may_write_speculatively(bool queued_ahead, bool fits) const noexcept {
+        return !closed_ && !poisoned_ && !queued_ahead && fits;
     }
 
     // ------------------------------------------------------------ events

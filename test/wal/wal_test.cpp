@@ -67,13 +67,16 @@ const record rec = record::put("key", "value");
 
 using test::eventually;
 
-/// Holds the wal's writer strand inside a posted function until release(), so that requests
-/// initiated meanwhile stay queued in the intake.
+/// Holds the wal's writer strand inside a posted function, holding the writer role, until
+/// release(): the writer is busy, so requests initiated meanwhile stay queued in the intake
+/// (none is written speculatively).
 class strand_blocker {
 public:
     explicit strand_blocker(const wal& w) {
         auto release = release_.get_future().share();
-        asio::post(detail::wal_core::of(w)->writer_executor(), [this, release] {
+        auto core = detail::wal_core::of(w);
+        asio::post(core->writer_executor(), [this, release, core] {
+            std::lock_guard role(core->writer_role());
             entered_.set_value();
             release.wait();
         });
@@ -108,12 +111,13 @@ struct armed_fault {
     std::atomic<bool> armed{false};
     std::atomic<int> hits{0};
     test::sim_op op = test::sim_op::sync;
-    const char* thread = "noriwal-sync";
+    const char* thread = "noriwal-sync";  // null: any thread but the spare segments' one
     std::error_code ec = test::eio();
 
     test::fault_hook hook() {
         return [this](const test::sim_event& e) -> std::error_code {
-            if (e.op == op && on_thread(thread) && armed.exchange(false)) {
+            const bool here = thread ? on_thread(thread) : !on_thread("noriwal-spare");
+            if (e.op == op && here && armed.exchange(false)) {
                 ++hits;
                 return ec;
             }
@@ -747,7 +751,7 @@ BOOST_AUTO_TEST_CASE(failed_write_poisons) {
     auto disk = std::make_shared<test::sim_disk>();
     armed_fault fault;
     fault.op = test::sim_op::write;
-    fault.thread = "noriwal-writer";
+    fault.thread = nullptr;  // the writer thread, or the caller's in a speculative write
     disk->set_fault_hook(fault.hook());
     auto w = wal::open(sim_config(disk, fsync_policy::os())).log;
     w.append(rec);
@@ -947,6 +951,107 @@ BOOST_AUTO_TEST_CASE(an_empty_log_takes_3_mib_and_a_restart_writes_no_zeros) {
     }
     BOOST_TEST(written.load() < 1024u);  // close markers only: no zero fill, no header
     BOOST_TEST(files() == expected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ the speculative write
+
+BOOST_AUTO_TEST_SUITE(speculative_write)
+
+// An append initiated while the writer is idle is written in its initiating call (its LSN is
+// in written_lsn() when the call returns), yet its handler runs only later, on its executor:
+// never inside the call, even though this thread runs that executor.
+BOOST_AUTO_TEST_CASE(uncontended_append_is_written_in_its_call_and_its_handler_runs_later) {
+    auto disk = std::make_shared<test::sim_disk>();
+    asio::io_context ioc;
+    auto w = wal::open(ioc.get_executor(), sim_config(disk)).log;
+    auto core = detail::wal_core::of(w);
+    int completed = 0, written_in_call = 0;
+    for (int i = 0; i < 50; ++i) {
+        // Let a step of the writer thread (the spare segment) finish first.
+        { std::lock_guard idle(core->writer_role()); }
+        bool ran = false;
+        // Initiated from a handler of ioc: ioc's executor runs on this thread during the call.
+        asio::post(ioc, [&] {
+            const lsn_t before = w.written_lsn();
+            w.async_append(rec, [&, before](error_code ec, position p) {
+                BOOST_TEST(!ec);
+                BOOST_TEST(p.lsn == before + 1);
+                ran = true;
+                ++completed;
+            });
+            BOOST_TEST(!ran);  // never inline
+            if (w.written_lsn() == before + 1) ++written_in_call;
+        });
+        ioc.restart();
+        ioc.run();
+        BOOST_TEST(ran);
+    }
+    BOOST_TEST(completed == 50);
+    BOOST_TEST(written_in_call > 0);
+    BOOST_TEST(w.stats().appends == 50u);
+}
+
+// The caller's thread writes, but never creates, renames, allocates or syncs a file: a
+// rotation that needs a new segment is left to the writer thread.
+BOOST_AUTO_TEST_CASE(caller_thread_only_writes_and_rotation_falls_back_to_the_writer_thread) {
+    auto disk = std::make_shared<test::sim_disk>();
+    const auto caller = std::this_thread::get_id();
+    std::mutex m;
+    std::set<test::sim_op> on_caller;
+    disk->set_fault_hook([&](const test::sim_event& e) -> std::error_code {
+        if (std::this_thread::get_id() == caller) {
+            std::lock_guard lk(m);
+            on_caller.insert(e.op);
+        }
+        return {};
+    });
+    auto cfg = sim_config(disk, fsync_policy::batch(std::chrono::milliseconds(1)));
+    cfg.max_segment_size = 64u << 10;
+    cfg.max_record_size = 8u << 10;
+    auto w = wal::open(cfg).log;
+    {
+        std::lock_guard lk(m);
+        on_caller.clear();  // what open did
+    }
+    const std::string value(4000, 'v');
+    for (int i = 0; i < 100; ++i) BOOST_TEST(w.append(record::put("k", value)).lsn == lsn_t(i + 1));
+    BOOST_TEST(w.stats().segments_rolled >= 5u);
+    w.close();
+    disk->set_fault_hook({});
+    BOOST_TEST(on_caller.count(test::sim_op::write) == 1u);  // some appends were speculative
+    for (auto op : on_caller) BOOST_TEST((op == test::sim_op::write), "caller did op " << int(op));
+    auto reopened = wal::open(sim_config(disk)).log;
+    auto r = reopened.make_reader();
+    lsn_t n = 0;
+    while (auto e = r.try_next()) BOOST_TEST(e->lsn() == ++n);
+    BOOST_TEST(n == 100u);
+}
+
+// Appends from several threads at once, some written speculatively, some queued: each
+// handler sees its own LSN, LSNs are unique and dense, and one thread's appends get
+// increasing LSNs in the order it initiated them.
+BOOST_AUTO_TEST_CASE(concurrent_initiators_get_dense_lsns_in_their_own_order) {
+    auto disk = std::make_shared<test::sim_disk>();
+    auto w = wal::open(sim_config(disk)).log;
+    constexpr int threads = 4, each = 300;
+    std::vector<std::vector<lsn_t>> got(threads);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < each; ++i) got[t].push_back(w.append(rec).lsn);
+        });
+    for (auto& t : ts) t.join();
+    std::set<lsn_t> all;
+    for (auto& g : got) {
+        for (std::size_t i = 1; i < g.size(); ++i) BOOST_TEST(g[i - 1] < g[i]);
+        all.insert(g.begin(), g.end());
+    }
+    BOOST_TEST(all.size() == std::size_t(threads * each));
+    BOOST_TEST(*all.begin() == 1u);
+    BOOST_TEST(*all.rbegin() == lsn_t(threads * each));
+    BOOST_TEST(w.written_lsn() == lsn_t(threads * each));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

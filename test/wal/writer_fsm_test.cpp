@@ -238,4 +238,23 @@ BOOST_AUTO_TEST_CASE(a_reset_truncates_every_waiter_even_below_its_new_start) {
     BOOST_TEST(w.written() == 100u);
 }
 
+// The speculative write (an append written on its caller's thread) is allowed only on a
+// healthy open log, with nothing queued ahead and room in the active segment; a round in
+// flight does not prevent it (the writer keeps taking appends while an fdatasync runs).
+BOOST_AUTO_TEST_CASE(a_speculative_write_needs_a_healthy_open_log_nothing_queued_and_room) {
+    fsm w(fsync_policy::always());
+    BOOST_TEST(w.may_write_speculatively(false, true));
+    BOOST_TEST(!w.may_write_speculatively(true, true));    // requests queued ahead keep their order
+    BOOST_TEST(!w.may_write_speculatively(false, false));  // a new segment: the writer thread's
+    const std::vector<fsm::written_append> group{ok(1, 1)};
+    w.on_group_written(1, t0, group);
+    w.sync_started(1);
+    BOOST_TEST(w.may_write_speculatively(false, true));  // while the round is in flight
+    w.on_sync_done(std::make_error_code(std::errc::io_error));
+    BOOST_TEST(!w.may_write_speculatively(false, true));  // poisoned: refused on the writer thread
+    fsm c(fsync_policy::os());
+    BOOST_TEST(!c.on_close({}));
+    BOOST_TEST(!c.may_write_speculatively(false, true));  // closed
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,6 +46,9 @@ void start_append_batch(const std::shared_ptr<wal_core>& core, std::span<const r
 /// The default executor of a wal's handlers (the one given to open, else the io_executor, else
 /// the writer's); empty for a null core.
 boost::asio::any_io_executor default_executor_of(const std::shared_ptr<wal_core>& core) noexcept;
+/// Whether the wal may write appends on their callers' threads (it has a writer thread of its
+/// own): its handlers must then never run inside the call that completes them.
+bool writes_speculatively(const std::shared_ptr<wal_core>& core) noexcept;
 void start_flush(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_sync(const std::shared_ptr<wal_core>& core, done_handler h);
 void start_close(const std::shared_ptr<wal_core>& core, done_handler h);

@@ -7,21 +7,41 @@
 #include <noriwal/detail/wal_ops.hpp>
 
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/execution/relationship.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/system_executor.hpp>
 
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace noriwal {
 namespace detail {
 
-/// `ex`, tracking outstanding work until the handler has run, type-erased.
+/// The executor of the blocking conveniences' own handlers (lib/wal/wal.cpp), which only
+/// raise a flag for the thread that waits: they run where the operation completes.
+using waiter_executor = decltype(boost::asio::prefer(boost::asio::system_executor(),
+                                                     boost::asio::execution::relationship.continuation));
+
+/// `ex`, tracking outstanding work until the handler has run, type-erased. `never_inline`:
+/// the handler is never run inside the call that hands it over (blocking.never), which the
+/// wal needs when it writes appends speculatively on their callers' threads (those may be
+/// running the handler's executor). The blocking conveniences' own handlers run where the
+/// operation completes.
 template <class Executor>
-boost::asio::any_completion_executor tracked_work(const Executor& ex) {
-    return erase_unwrapped(ex, [](const auto& e) {
+boost::asio::any_completion_executor tracked_work(const Executor& ex, bool never_inline = false) {
+    return erase_unwrapped(ex, [never_inline](const auto& e) {
+        namespace execution = boost::asio::execution;
+        if constexpr (!std::is_same_v<std::decay_t<decltype(e)>, waiter_executor>) {
+            if (never_inline)
+                return boost::asio::any_completion_executor(
+                    std::nothrow,
+                    boost::asio::prefer(e, execution::outstanding_work.tracked, execution::blocking.never));
+        }
         return boost::asio::any_completion_executor(
-            std::nothrow, boost::asio::prefer(e, boost::asio::execution::outstanding_work.tracked));
+            std::nothrow, boost::asio::prefer(e, execution::outstanding_work.tracked));
     });
 }
 
@@ -30,7 +50,8 @@ boost::asio::any_completion_executor tracked_work(const Executor& ex) {
 template <class Handler>
 boost::asio::any_completion_executor handler_work(const Handler& h, const std::shared_ptr<wal_core>& core) {
     if (!core) return {};
-    return tracked_work(boost::asio::get_associated_executor(h, default_executor_of(core)));
+    return tracked_work(boost::asio::get_associated_executor(h, default_executor_of(core)),
+                        writes_speculatively(core));
 }
 
 // The initiation objects hold a handle, so that an operation not yet launched (asio::deferred)
