@@ -44,6 +44,10 @@ wal_config bench_config(const context& ctx, fsync_policy policy) {
     // To weigh the polling trade-off (doc/performance.md): the writer and sync threads'
     // idle_spin in microseconds, instead of the default.
     if (const auto spin = idle_spin_from_env()) cfg.idle_spin = *spin;
+    // To weigh segment files prepared in steps against full-size ones from the start
+    // (doc/performance.md): wal_config::first_segment_size in bytes (0: full size).
+    if (const char* first = std::getenv("NORIWAL_BENCH_FIRST_SEGMENT_SIZE"))
+        cfg.first_segment_size = std::strtoull(first, nullptr, 10);
     return cfg;
 }
 
