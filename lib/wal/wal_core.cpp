@@ -59,16 +59,24 @@ thread_local const wal_core* stepping_core = nullptr;
 }  // namespace
 
 /// Holds the writer role for one step: every handler of the writer strand runs inside one.
+/// The step's completions go to their handlers' executors after the role is let go (see
+/// deliver_outbox), so that a handler woken by them finds the writer idle.
 class wal_core::writer_step {
 public:
-    explicit writer_step(wal_core& c) : lk_(c.writer_role_), prev_(std::exchange(stepping_core, &c)) {}
+    explicit writer_step(wal_core& c)
+        : core_(c), lk_(c.writer_role_), prev_(std::exchange(stepping_core, &c)) {}
     writer_step(wal_core& c, std::unique_lock<std::mutex>&& owned)
-        : lk_(std::move(owned)), prev_(std::exchange(stepping_core, &c)) {}
-    ~writer_step() { stepping_core = prev_; }
+        : core_(c), lk_(std::move(owned)), prev_(std::exchange(stepping_core, &c)) {}
+    ~writer_step() {
+        lk_.unlock();
+        core_.deliver_outbox();
+        stepping_core = prev_;
+    }
     writer_step(const writer_step&) = delete;
     writer_step& operator=(const writer_step&) = delete;
 
 private:
+    wal_core& core_;
     std::unique_lock<std::mutex> lk_;
     const wal_core* prev_;
 };
@@ -175,6 +183,21 @@ namespace {
 /// polling pays (adaptive_spin: recent hand-overs came within `spin`), so a thread at rest,
 /// or one whose work comes rarely, sleeps at once. Each empty poll yields the core, so a
 /// spinning thread never keeps a runnable one off it.
+/// When the thread that sleeps in run_polling was woken: the first handler it runs notes the
+/// time (note_woken), so that the sleep is measured without the handler's own work (a sync
+/// job's fdatasync lasts longer than any spin window, and would hide every short sleep).
+struct wake_note {
+    bool armed = false;
+    steady::time_point at;
+};
+thread_local wake_note woken_note;
+
+void note_woken() noexcept {
+    if (!woken_note.armed) return;
+    woken_note.armed = false;
+    woken_note.at = steady::now();
+}
+
 void run_polling(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
     if (spin.count() == 0) {
         ctx.run();
@@ -199,8 +222,11 @@ void run_polling(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
             policy.on_miss();
         }
         const auto slept_from = steady::now();
+        woken_note.armed = true;
         if (ctx.run_one() == 0) return;
-        policy.on_woken(steady::now() - slept_from);
+        const auto woken = woken_note.armed ? steady::now() : woken_note.at;
+        woken_note.armed = false;
+        policy.on_woken(woken - slept_from);
     }
 }
 
@@ -437,7 +463,10 @@ void wal_core::submit(request* r) {
     // until they have run.
     if (!post) return;
     if (own_writer_thread_) {
-        boost::asio::post(writer_, [this] { drain(); });  // the writer thread holds the core
+        boost::asio::post(writer_, [this] {  // the writer thread holds the core
+            note_woken();
+            drain();
+        });
     } else {
         boost::asio::post(writer_, [self = shared_from_this()] { self->drain(); });
     }
@@ -772,14 +801,11 @@ void wal_core::end_step() {
         arm_maintenance_timer();
     }
     if (done_.empty()) return;
-    // Completions come last, so that a handler run inline here (one without an executor of
-    // its own) sees the state this step left. Swapped out: such a handler may start more.
-    std::vector<request*> done;
-    done.swap(done_);
+    // Completions go to the outbox, delivered when the step ends (writer_step).
     const auto now = steady::now();
     meter* user = meter_->user();
     std::uint64_t appended = 0, failed = 0;
-    for (request* r : done) {
+    for (request* r : done_) {
         if (r->is_append()) {
             if (r->ec) {
                 ++failed;
@@ -793,9 +819,32 @@ void wal_core::end_step() {
     }
     if (appended) wal_counters::add(counters_.appends, appended);
     if (failed) wal_counters::add(counters_.failed_appends, failed);
-    complete_all(done);
-    done.clear();
-    if (done_.empty()) done_.swap(done);  // keep the capacity for the next step
+    std::lock_guard lk(outbox_mutex_);
+    outbox_.insert(outbox_.end(), done_.begin(), done_.end());
+    done_.clear();
+}
+
+void wal_core::deliver_outbox() noexcept {
+    // One thread delivers at a time, in the order the steps filled the outbox: the LSN order
+    // of completions holds across steps run by different threads. A step that finds another
+    // thread delivering leaves its completions to it: the deliverer looks at the outbox again
+    // after letting go, so nothing is left behind, and no thread waits for another.
+    for (;;) {
+        std::unique_lock deliverer(delivery_mutex_, std::try_to_lock);
+        if (!deliverer.owns_lock()) return;
+        for (;;) {
+            {
+                std::lock_guard lk(outbox_mutex_);
+                if (outbox_.empty()) break;
+                delivering_.swap(outbox_);
+            }
+            complete_all(delivering_);
+            delivering_.clear();
+        }
+        deliverer.unlock();
+        std::lock_guard lk(outbox_mutex_);
+        if (outbox_.empty()) return;
+    }
 }
 
 void wal_core::publish_watermarks() {
@@ -816,8 +865,21 @@ void wal_core::maybe_start_sync() {
     const position covered = written_pos_;
     // The work guard keeps the writer alive until the result is back.
     boost::asio::post(sync_ctx_, [self = shared_from_this(), job, covered, guard = writer_work()]() mutable {
+        note_woken();
         const auto ec = run_sync(*job);
         auto* core = self.get();
+        // With the wal's own writer thread, an idle writer role is taken here: the round's
+        // completions go from this thread straight to their handlers' executors, without
+        // waking the writer thread to post them (one thread hand-over fewer per durable
+        // append). A busy writer gets the result posted, as an io_executor always does.
+        if (core->own_writer_thread_) {
+            std::unique_lock role(core->writer_role_, std::try_to_lock);
+            if (role.owns_lock()) {
+                writer_step step(*core, std::move(role));
+                core->on_sync_done(*job, ec, covered);
+                return;
+            }
+        }
         boost::asio::post(core->writer_, [self = std::move(self), job = std::move(job), ec, covered] {
             writer_step step(*self);
             self->on_sync_done(*job, ec, covered);

@@ -194,7 +194,8 @@ private:
     void on_maintenance();
     void close_log(request* r);
     void poison(std::error_code ec);
-    void take_completions();  // finish() what the fsm completed
+    void take_completions();         // finish() what the fsm completed
+    void deliver_outbox() noexcept;  // after a step: complete what steps finished, in order
     void publish_watermarks();
 
     wal_config cfg_;
@@ -253,6 +254,10 @@ private:
     std::vector<request*> group_ops_;
     std::vector<std::error_code> results_;
     std::vector<request*> done_;  // completed during this strand step
+    // Completed by steps, not yet handed to their executors (outbox_mutex_); the thread that
+    // holds delivery_mutex_ hands them over (deliver_outbox), from delivering_.
+    std::mutex outbox_mutex_, delivery_mutex_;
+    std::vector<request*> outbox_, delivering_;
     std::vector<writer_fsm<request*>::written_append> written_;
 
     // Published for any thread.
