@@ -9,10 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace noriwal::bench {
@@ -105,6 +109,66 @@ result fdatasync_loop(context& ctx, bool prezeroed) {
 
 result fdatasync_prezeroed(context& ctx) { return fdatasync_loop(ctx, true); }
 result fdatasync_growing(context& ctx) { return fdatasync_loop(ctx, false); }
+
+// raw.fdatasync.prezeroed.1k with the fdatasync on a second thread, as a log whose fdatasync
+// never runs on the caller's thread must do it: the caller writes 1 KiB, hands the fdatasync
+// over and sleeps on a condition variable (as a thread waiting in io_context::run does) until
+// the second thread, which polls for its next job (as the wal's sync thread does while jobs
+// come often), has synced and woken it. What it adds to raw.fdatasync.prezeroed.1k is the
+// hand-over: one wake-up of the sleeping caller per record.
+result fdatasync_handoff(context& ctx) {
+    const stable_loop loop(ctx, 20000);
+    const std::uint64_t room = loop.min_records();
+    const fd_file f(ctx.dir() / "raw.data");
+    {
+        const std::vector<std::byte> zeros(mib);
+        for (std::uint64_t off = 0; off < room * kib; off += mib)
+            f.pwrite_all(zeros.data(), zeros.size(), off);
+        f.datasync();
+    }
+    std::atomic<std::uint64_t> job{0};  // the number of the record to sync; 0: none
+    std::atomic<bool> stop{false};
+    std::mutex m;
+    std::condition_variable cv;
+    std::uint64_t synced = 0;  // m
+    std::thread syncer([&] {
+        std::uint64_t seen = 0;
+        while (!stop.load(std::memory_order_acquire)) {
+            const std::uint64_t j = job.load(std::memory_order_acquire);
+            if (j == seen) {
+                std::this_thread::yield();
+                continue;
+            }
+            seen = j;
+            f.datasync();
+            {
+                std::lock_guard lk(m);
+                synced = j;
+            }
+            cv.notify_one();
+        }
+    });
+    const auto record = pattern(kib);
+    result r;
+    r.latencies.reserve(room * 8);
+    const timed_part total;
+    std::uint64_t i = 0;
+    for (; loop.more(i, total); ++i) {
+        const stopwatch op;
+        f.pwrite_all(record.data(), record.size(), (i % room) * kib);
+        job.store(i + 1, std::memory_order_release);
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return synced == i + 1; });
+        r.latencies.add(op.elapsed());
+    }
+    total.stop(r);
+    stop.store(true, std::memory_order_release);
+    syncer.join();
+    r.records = i;
+    r.value_bytes = kib;
+    r.extra.emplace_back("fdatasyncs", static_cast<double>(i));
+    return r;
+}
 
 // Buffered 1 MiB writes into a growing file, no sync: the page-cache bandwidth that bounds
 // `fsync_policy::os()` throughput. The file is cut back to nothing after every 256 MiB (the
@@ -278,6 +342,12 @@ const registration regs[] = {
                   "pwrite 1 KiB + fdatasync per record into a file zero-filled and synced beforehand, for "
                   ">= 0.5 s: one durable append at a time",
                   fdatasync_prezeroed,
+                  {}}},
+    registration{{"raw.fdatasync.handoff.1k",
+                  "raw.fdatasync.prezeroed.1k with each fdatasync handed to a second thread while the "
+                  "writing thread sleeps until it is done, for >= 0.5 s: one durable append whose "
+                  "fdatasync is off the caller's thread",
+                  fdatasync_handoff,
                   {}}},
     registration{{"raw.fdatasync.growing.1k",
                   "pwrite 1 KiB + fdatasync per record, appending to an empty file (each sync also "
