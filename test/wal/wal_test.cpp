@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -997,6 +998,37 @@ BOOST_AUTO_TEST_CASE(uncontended_append_is_written_in_its_call_and_its_handler_r
     BOOST_TEST(completed == 50);
     BOOST_TEST(written_in_call > 0);
     BOOST_TEST(w.stats().appends == 50u);
+}
+
+// A durable append completes once its round returns, from whichever thread ran that step,
+// but only after that thread let go of the writer: the handler that starts the next append
+// finds the writer idle, so each append of a chain awaited one after another is written in
+// its initiating call, under fsync_policy::always as under os.
+BOOST_AUTO_TEST_CASE(each_append_of_a_durable_chain_is_written_in_its_call) {
+    auto disk = std::make_shared<test::sim_disk>();
+    asio::io_context ioc;
+    auto w = wal::open(ioc.get_executor(), sim_config(disk, fsync_policy::always())).log;
+    auto core = detail::wal_core::of(w);
+    w.flush();  // a round trip through the writer: the spare segment is asked for by now
+    BOOST_TEST_REQUIRE(eventually([&] { return core->spares_in_flight() == 0; }));
+    { std::lock_guard idle(core->writer_role()); }  // the spare's step has ended
+    constexpr int chain = 200;
+    int completed = 0, written_in_call = 0;
+    std::function<void()> next = [&] {
+        const lsn_t before = w.written_lsn();
+        w.async_append(rec, [&, before](error_code ec, position p) {
+            BOOST_TEST(!ec);
+            BOOST_TEST(p.lsn == before + 1);
+            BOOST_TEST(w.durable_lsn() >= p.lsn);
+            if (++completed < chain) next();
+        });
+        if (w.written_lsn() == before + 1) ++written_in_call;
+    };
+    asio::post(ioc, next);
+    ioc.run();
+    BOOST_TEST(completed == chain);
+    BOOST_TEST(written_in_call == chain);
+    BOOST_TEST(w.stats().fsyncs >= std::uint64_t(chain));
 }
 
 // The caller's thread writes, but never creates, renames, allocates or syncs a file: a
