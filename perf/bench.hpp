@@ -48,6 +48,10 @@
 #include <utility>
 #include <vector>
 
+namespace noriwal {
+class wal;
+}
+
 namespace noriwal::bench {
 
 /// Where a workload runs and at what scale.
@@ -264,6 +268,10 @@ inline constexpr batch_spec append_batches[] = {
     {"b100", 100, 200'000},
     {"b1000", 1000, 500'000},
 };
+
+/// Waits until the wal's spare thread has prepared the spare it asked for (at most 60 s), so
+/// that no zero-filling runs during a measured part (open_workloads.cpp).
+void wait_for_spare(wal& w);
 
 template <class T>
 inline void keep(const T& value) noexcept {

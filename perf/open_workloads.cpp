@@ -25,11 +25,7 @@
 #include <thread>
 
 namespace noriwal::bench {
-namespace {
 
-enum class kind : std::uint8_t { fresh, empty, small, full };
-
-/// Waits until the wal's spare thread has prepared the spare it asked for (at most 60 s).
 void wait_for_spare(wal& w) {
     w.flush();  // a round trip through the writer: it has asked for its spare by now
     const auto& core = detail::wal_core::of(w);
@@ -37,6 +33,10 @@ void wait_for_spare(wal& w) {
     while (core->spares_in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::microseconds(200));
 }
+
+namespace {
+
+enum class kind : std::uint8_t { fresh, empty, small, full };
 
 double dir_mib(const std::filesystem::path& dir) {
     std::uint64_t bytes = 0;

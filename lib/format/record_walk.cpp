@@ -57,6 +57,13 @@ private:
     bool has_[32] = {};
 };
 
+// Whether the 72 bytes at p are all zero.
+bool zero_72(const std::byte* p) noexcept {
+    std::uint64_t w = 0;
+    for (std::size_t i = 0; i < 72; i += 8) w |= le::load_u64(p + i);
+    return w == 0;
+}
+
 }  // namespace
 
 // Offset just past the last non-zero byte of bytes[from, to), or 0 if they are all zero.
@@ -78,6 +85,10 @@ gap_survey survey_gap(std::span<const std::byte> bytes, std::uint64_t segment_id
     const std::byte* p = bytes.data();
     r.nonzero_end = from;
     for (std::uint64_t o = from; o < size; o += record_alignment) {
+        // Fastest path over zeros (a zero-filled segment's unwritten tail): when the 72 bytes
+        // from o are zero, each of the eight offsets o, o + 8, ... o + 56 takes the fast path
+        // below (its first 16 bytes are zero), so all eight are stepped over at once.
+        while (size - o >= 72 && zero_72(p + o)) o += 64;
         if (size - o >= 16) {
             // Fast path over zeros: a record starts with non-zero CRCs or a non-zero LSN.
             const std::uint64_t w = le::load_u64(p + o);

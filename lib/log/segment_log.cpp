@@ -18,9 +18,18 @@
 namespace noriwal::detail {
 namespace {
 
-// Zeros written from here: make_spare's zero fill and the cut of a torn tail.
-constexpr std::size_t zero_chunk = 256u << 10;
-const std::array<std::byte, zero_chunk> zeros{};
+// Zeros written from here: make_spare's zero fill and the cut of a torn tail. Chunks of
+// 2 MiB at multiples of 2 MiB: the page cache then holds a zero-filled segment in folios of
+// that size, which a reader's mapping takes with one fault per 2 MiB (a PMD mapping) instead
+// of one per 64 KiB; records appended later land in those folios. Reading a segment back is
+// about twice as fast as from the 4-256 KiB folios of smaller writes (doc/performance.md,
+// "Where a scan and a recovery spend their time"). Not const: in .bss, never written, so that
+// it costs neither file size nor memory.
+constexpr std::size_t zero_chunk = 2u << 20;
+std::array<std::byte, zero_chunk> zeros{};
+
+// What truncate_after copies per read and write.
+constexpr std::size_t copy_chunk = 256u << 10;
 
 // Recycled files kept ready beyond which deleted segments are unlinked.
 constexpr std::size_t max_spares = 2;
@@ -33,7 +42,8 @@ std::uint64_t system_now_ns() {
 
 std::error_code write_zeros(file& f, std::uint64_t from, std::uint64_t to) {
     while (from < to) {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zero_chunk, to - from));
+        const std::uint64_t chunk_end = (from / zero_chunk + 1) * zero_chunk;
+        const std::size_t n = static_cast<std::size_t>(std::min(chunk_end, to) - from);
         if (auto ec = f.write_at(from, std::span<const std::byte>(zeros.data(), n))) return ec;
         from += n;
     }
@@ -976,7 +986,7 @@ std::error_code segment_log::cut_after(lsn_t lsn, bool empties) {
         if (!ec) ec = fs_->open(p.path, open_mode::read_only, rf);
         std::vector<std::byte> buf;
         for (std::uint64_t off = segment_header_size; !ec && off < keep_end;) {
-            buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(zero_chunk, keep_end - off)));
+            buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(copy_chunk, keep_end - off)));
             std::size_t got = 0;
             ec = rf->read_at(off, buf, got);
             if (!ec && got != buf.size()) ec = make_error_code(errc::io_failed);

@@ -5,11 +5,13 @@
 
 namespace noriwal::detail {
 
-entry make_entry(const record_view& rv, const std::shared_ptr<const segment_map>& map, const position& p,
-                 std::shared_ptr<value_buffer>& buf, std::error_code& ec) {
-    entry e;
+std::optional<entry> make_entry(const record_view& rv, const std::shared_ptr<const segment_map>& map,
+                                std::uint64_t segment_id, std::uint64_t offset,
+                                std::shared_ptr<value_buffer>& buf, std::error_code& ec) {
+    const position p{segment_id, offset, rv.lsn};
+    std::optional<entry> e(std::in_place);  // the one object returned on every path
     if (rv.compression() == compression::none) {
-        entry_access::set(e, p, rv, rv.stored_value, map);
+        entry_access::set(*e, p, rv, rv.stored_value, map);
         return e;
     }
     // The buffer is reused while no entry holds it (the usual loop drops each entry before
@@ -18,9 +20,10 @@ entry make_entry(const record_view& rv, const std::shared_ptr<const segment_map>
     buf->map = map;
     if (decompress_value(rv, buf->bytes)) {
         ec = errc::corrupted;
-        return {};
+        e.reset();
+        return e;
     }
-    entry_access::set(e, p, rv, buf->bytes, buf);
+    entry_access::set(*e, p, rv, buf->bytes, buf);
     return e;
 }
 

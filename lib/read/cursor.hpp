@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -43,11 +44,14 @@ struct value_buffer {
     std::shared_ptr<const segment_map> map;  // the key lives in the mapping
 };
 
-/// The entry for the record `rv` at `p`, found in `map`. A compressed value is decompressed
-/// into `buf`, which is reused while no entry holds it; errc::corrupted if it does not
-/// decompress.
-entry make_entry(const record_view& rv, const std::shared_ptr<const segment_map>& map, const position& p,
-                 std::shared_ptr<value_buffer>& buf, std::error_code& ec);
+/// The entry for the record `rv` at `offset` of segment `segment_id`, found in `map`. A
+/// compressed value is decompressed into `buf`, which is reused while no entry holds it;
+/// errc::corrupted (and no entry) if it does not decompress. Built in the optional the reader
+/// returns, from scalars: copying an object that was just written field by field (an entry, a
+/// position) waits for those stores, which cost a scan more than the entry's checks did.
+std::optional<entry> make_entry(const record_view& rv, const std::shared_ptr<const segment_map>& map,
+                                std::uint64_t segment_id, std::uint64_t offset,
+                                std::shared_ptr<value_buffer>& buf, std::error_code& ec);
 
 /// Walks record headers of segment `id` from `off` (the record with LSN `cur`) towards `target`,
 /// or to the end of the records. Returns the LSN found at `off` (target if it was found;

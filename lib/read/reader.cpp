@@ -220,12 +220,11 @@ std::optional<entry> read_with(detail::reader_core* core, std::error_code& ec, R
     return read(*core);
 }
 
-/// What a throwing overload returns: `e`, unless `ec` is an error other than `quiet` (the end
-/// that the overload reports as nullopt). `ec` is read only here, after `e` was computed.
-std::optional<entry> value_or_throw(std::optional<entry> e, const std::error_code& ec, errc quiet,
-                                    const char* what) {
+/// What a throwing overload does with `ec`, set by the read it made: throws unless it is clear
+/// or `quiet` (the end that the overload reports as nullopt). The overload returns its entry
+/// itself, so that the entry is not moved once more per record.
+void throw_unless(const std::error_code& ec, errc quiet, const char* what) {
     if (ec && ec != quiet) throw_error(ec, what);
-    return e;
 }
 
 }  // namespace
@@ -276,7 +275,9 @@ std::optional<entry> reader::try_next(std::error_code& ec) {
 
 std::optional<entry> reader::try_next() {
     std::error_code ec;
-    return value_or_throw(try_next(ec), ec, errc::end_of_log, "noriwal::reader::try_next");
+    std::optional<entry> e = try_next(ec);
+    throw_unless(ec, errc::end_of_log, "noriwal::reader::try_next");
+    return e;
 }
 
 std::optional<entry> reader::next(std::error_code& ec) {
@@ -285,7 +286,9 @@ std::optional<entry> reader::next(std::error_code& ec) {
 
 std::optional<entry> reader::next() {
     std::error_code ec;
-    return value_or_throw(next(ec), ec, errc::closed, "noriwal::reader::next");
+    std::optional<entry> e = next(ec);
+    throw_unless(ec, errc::closed, "noriwal::reader::next");
+    return e;
 }
 
 void reader::cancel() {

@@ -72,6 +72,7 @@ template <class Source>
 std::optional<entry> reader_core::read_next(Source& source, std::error_code& ec) {
     for (;;) {
         auto e = read_once(source, ec);
+        if (e) return e;
         // Damage must come from one consistent view of the log: a truncate_after during the
         // call may have left the watermark read before it covering records that the segments
         // found after it no longer have. The next attempt starts from a new view; each one
@@ -102,12 +103,10 @@ std::optional<entry> reader_core::read_once(Source& source, std::error_code& ec)
         record_view rv;
         const decode_status st = cur_.decode(source.decode_limit(), rv);
         if (st == decode_status::ok && rv.lsn == cur_.expected) {
-            const position at{cur_.seg.id, cur_.offset, rv.lsn};
+            const std::uint64_t at = cur_.offset;
             cur_.pass(rv);
             if (opts_.skip_expired && is_expired(rv, now)) continue;
-            entry e = make_entry(rv, cur_.seg.map, at, buf_, ec);
-            if (ec) return std::nullopt;
-            return e;
+            return make_entry(rv, cur_.seg.map, cur_.seg.id, at, buf_, ec);
         }
         if (source.on_mismatch(cur_, st, rv, ec) == read_step::stop) return std::nullopt;
     }
@@ -134,9 +133,7 @@ std::optional<entry> reader_core::read_at(const position& p, std::error_code& ec
                 ec = errc::not_found;
                 return std::nullopt;
             }
-            entry e = make_entry(rv, m, p, at_buf_, ec);
-            if (ec) return std::nullopt;
-            return e;
+            return make_entry(rv, m, p.segment_id, p.offset, at_buf_, ec);
         },
         source_);
 }

@@ -38,6 +38,7 @@ std::error_code map_segment(file_system& fs, const std::shared_ptr<segment_slot>
     std::uint64_t size = 0;
     if (auto ec = f->size(size)) return ec;
     if (auto ec = f->map(std::max(size, min_length), m->region)) return ec;
+    m->mapped = m->region->bytes();
     m->f = std::move(f);
     out = std::move(m);
     return {};
@@ -403,6 +404,7 @@ std::error_code segment_registry::open_map(const std::shared_ptr<segment_slot>& 
     // records are appended): readers only touch bytes below the written end, which the file
     // always holds, so the pages past its current size are never read.
     if (auto ec = m->f->map(std::max(size, map_length()), m->region)) return ec;
+    m->mapped = m->region->bytes();
     slot->mapping = m;
     out = std::move(m);
     return {};

@@ -84,7 +84,8 @@ struct segment_map {
     std::shared_ptr<segment_slot> slot;
     std::shared_ptr<file> f;
     std::shared_ptr<const mapped_region> region;
-    std::span<const std::byte> bytes() const noexcept { return region->bytes(); }
+    std::span<const std::byte> mapped;  ///< region->bytes(), read once: a scan asks for every record
+    std::span<const std::byte> bytes() const noexcept { return mapped; }
 };
 
 /// Opens and maps the file of `slot` with `fs`: at least `min_length` bytes (beyond the file's

@@ -189,4 +189,35 @@ BOOST_AUTO_TEST_CASE(an_unknown_major_version_stops_the_scan) {
     BOOST_TEST(why.find(nd::segment_file_name(1)) != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_lone_byte_or_a_record_after_a_long_zero_run_is_found_where_it_is) {
+    // The survey steps over zeros 64 bytes at a time: what lies at any offset after a run of
+    // zeros, or in the last bytes of the segment, must still be reported exactly.
+    segment_bytes a(1, 1, 8192);
+    a.add(1, 0);
+    const std::uint64_t from = a.end();
+    const std::uint64_t size = a.bytes().size();
+    std::vector<std::uint64_t> places;
+    for (std::uint64_t at = from + 600; at < from + 700; ++at) places.push_back(at);
+    for (std::uint64_t at = size - 100; at < size; ++at) places.push_back(at);
+    for (const std::uint64_t at : places) {
+        std::vector<std::byte> b = a.bytes();
+        b[at] = std::byte{0x5a};
+        const nd::gap_survey g = nd::survey_gap(b, 1, 1, from);
+        BOOST_TEST(g.nonzero, "byte at " << at);
+        BOOST_TEST(g.first_nonzero == at);
+        BOOST_TEST(g.nonzero_end == at + 1);
+        BOOST_TEST(g.next == size);
+    }
+    nd::encoded_record e = encode(record::put("key", "value"));
+    nd::stamp_record(e.header(), 1, 2, nd::record_type::full, 1);
+    for (std::uint64_t at = from + 600; at < from + 700; at += nd::record_alignment) {
+        std::vector<std::byte> b = a.bytes();
+        std::copy(e.bytes.begin(), e.bytes.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
+        BOOST_TEST(nd::find_next_record(b, 1, from) == at, "record at " << at);
+        BOOST_TEST(nd::survey_gap(b, 1, 1, from).nonzero == false);
+    }
+    BOOST_TEST(nd::survey_gap(a.bytes(), 1, 1, from).nonzero == false);
+    BOOST_TEST(nd::find_next_record(a.bytes(), 1, from) == size);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
