@@ -26,7 +26,7 @@ execute_process(COMMAND "${WAL_BENCH}" --list OUTPUT_VARIABLE listing RESULT_VAR
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "wal-bench --list failed (${rc})")
 endif()
-foreach(name raw.fdatasync.prezeroed.1k raw.fdatasync.growing.1k raw.write.1m raw.crc32c raw.memcpy_crc
+foreach(name raw.fdatasync.prezeroed.1k raw.fdatasync.handoff.1k raw.fdatasync.growing.1k raw.write.1m raw.crc32c raw.memcpy_crc
              raw.memcpy_crc.100b raw.pwrite.100b raw.pwrite.1k raw.pwrite.10k raw.mmap_crc.1gib idle.cpu
              tail.latency)
   if(NOT listing MATCHES "(^|\n)${name} ")
@@ -77,7 +77,8 @@ foreach(line IN LISTS lines)
   endif()
 endforeach()
 list(SORT seen)
-set(expected raw.crc32c raw.crc32c.portable raw.fdatasync.growing.1k raw.fdatasync.prezeroed.1k)
+set(expected raw.crc32c raw.crc32c.portable raw.fdatasync.growing.1k raw.fdatasync.handoff.1k
+             raw.fdatasync.prezeroed.1k)
 if(NOT seen STREQUAL expected)
   message(FATAL_ERROR "ran [${seen}], expected [${expected}]")
 endif()
