@@ -42,9 +42,9 @@ wal_config read_config(const context& ctx) {
     cfg.dir = ctx.dir() / "wal";
     cfg.fsync = fsync_policy::os();
     // The default preallocation (zero_fill): the page cache then holds the segment files in
-    // the 2 MiB folios of their zero-filling writes. A file grown by appends alone
-    // (preallocation::none) sits in small folios and maps at about half the speed
-    // (doc/performance.md, "Where a scan and a recovery spend their time").
+    // the 256 KiB folios of their zero-filling writes. A file grown by appends alone
+    // (preallocation::none) sits in small folios and maps slower (doc/performance.md, "Where
+    // a scan and a recovery spend their time").
     // Several segments, so that a scan crosses segment boundaries and releases mappings.
     cfg.max_segment_size = 32u << 20;
     cfg.max_record_size = 1u << 20;

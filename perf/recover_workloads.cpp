@@ -47,10 +47,9 @@ wal_config recover_config(const context& ctx) {
     cfg.dir = ctx.dir() / "wal";
     cfg.fsync = fsync_policy::os();
     // The default preallocation (zero_fill), so that the segment files sit in the page cache
-    // as a wal with the default configuration leaves them: in the 2 MiB folios of their
-    // zero-filling writes (a file grown by appends alone maps at about half the speed:
-    // doc/performance.md). The spare is prepared before the measured opens, so none of them
-    // zero-fills one.
+    // as a wal with the default configuration leaves them: in the 256 KiB folios of their
+    // zero-filling writes (a file grown by appends alone maps slower: doc/performance.md). The spare is
+    // prepared before the measured opens, so none of them zero-fills one.
     return cfg;
 }
 

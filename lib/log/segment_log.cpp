@@ -18,14 +18,15 @@
 namespace noriwal::detail {
 namespace {
 
-// Zeros written from here: make_spare's zero fill and the cut of a torn tail. Chunks of
-// 2 MiB at multiples of 2 MiB: the page cache then holds a zero-filled segment in folios of
-// that size, which a reader's mapping takes with one fault per 2 MiB (a PMD mapping) instead
-// of one per 64 KiB; records appended later land in those folios. Reading a segment back is
-// about twice as fast as from the 4-256 KiB folios of smaller writes (doc/performance.md,
-// "Where a scan and a recovery spend their time"). Not const: in .bss, never written, so that
-// it costs neither file size nor memory.
-constexpr std::size_t zero_chunk = 2u << 20;
+// Zeros written from here: make_spare's zero fill and the cut of a torn tail, in chunks of
+// 256 KiB at multiples of 256 KiB. The page cache keeps a file in folios of the size it was
+// written in, and that size is a trade: a mapping takes a larger folio with fewer faults
+// (reading back is faster), but every later buffered write into a folio walks all of its
+// blocks (ext4's write_begin/commit_write), so an append into a 2 MiB folio costs about three
+// times what it costs into a 256 KiB one (doc/performance.md, "Where a scan and a recovery
+// spend their time"). Appends come first. Not const: in .bss, never written, so that it costs
+// neither file size nor memory.
+constexpr std::size_t zero_chunk = 256u << 10;
 std::array<std::byte, zero_chunk> zeros{};
 
 // What truncate_after copies per read and write.
