@@ -77,6 +77,10 @@ std::vector<std::byte> pattern(std::size_t n) {
 // records and 0.5 s: a disk that syncs in 10 us would be done in 0.2 s. The prezeroed file
 // holds 20 000 records (or --records); past its end the loop starts again at its beginning,
 // whose blocks are as allocated and written as the rest.
+//
+// `Sync` is made from the file and called after each write: it returns once the write is
+// durable.
+template <class Sync>
 result fdatasync_loop(context& ctx, bool prezeroed) {
     const stable_loop loop(ctx, 20000);
     const std::uint64_t room = loop.min_records();
@@ -89,6 +93,7 @@ result fdatasync_loop(context& ctx, bool prezeroed) {
             f.pwrite_all(zeros.data(), zeros.size(), off);
         f.datasync();
     }
+    Sync sync(f);
     const auto record = pattern(kib);
     result r;
     r.latencies.reserve(room * 8);
@@ -97,7 +102,7 @@ result fdatasync_loop(context& ctx, bool prezeroed) {
     for (; loop.more(i, total); ++i) {
         const stopwatch op;
         f.pwrite_all(record.data(), record.size(), (prezeroed ? i % room : i) * kib);
-        f.datasync();
+        sync();
         r.latencies.add(op.elapsed());
     }
     total.stop(r);
@@ -107,34 +112,39 @@ result fdatasync_loop(context& ctx, bool prezeroed) {
     return r;
 }
 
-result fdatasync_prezeroed(context& ctx) { return fdatasync_loop(ctx, true); }
-result fdatasync_growing(context& ctx) { return fdatasync_loop(ctx, false); }
+// The fdatasync on the writing thread.
+struct direct_sync {
+    explicit direct_sync(const fd_file& f) : f(f) {}
+    void operator()() const { f.datasync(); }
+    const fd_file& f;
+};
 
-// raw.fdatasync.prezeroed.1k with the fdatasync on a second thread, as a log whose fdatasync
-// never runs on the caller's thread must do it: the caller writes 1 KiB, hands the fdatasync
-// over and sleeps on a condition variable (as a thread waiting in io_context::run does) until
-// the second thread, which polls for its next job (as the wal's sync thread does while jobs
-// come often), has synced and woken it. What it adds to raw.fdatasync.prezeroed.1k is the
-// hand-over: one wake-up of the sleeping caller per record.
-result fdatasync_handoff(context& ctx) {
-    const stable_loop loop(ctx, 20000);
-    const std::uint64_t room = loop.min_records();
-    const fd_file f(ctx.dir() / "raw.data");
-    {
-        const std::vector<std::byte> zeros(mib);
-        for (std::uint64_t off = 0; off < room * kib; off += mib)
-            f.pwrite_all(zeros.data(), zeros.size(), off);
-        f.datasync();
+// The fdatasync on a second thread, as a log whose fdatasync never runs on the caller's thread
+// must do it: the caller hands the fdatasync over and sleeps on a condition variable (as a
+// thread waiting in io_context::run does) until the second thread, which polls for its next
+// job (as the wal's sync thread does while jobs come often), has synced and woken it. What it
+// adds to a direct fdatasync is the hand-over: one wake-up of the sleeping caller per record.
+class handoff_sync {
+public:
+    explicit handoff_sync(const fd_file& f) : syncer_([this, &f] { run(f); }) {}
+    ~handoff_sync() {
+        stop_.store(true, std::memory_order_release);
+        syncer_.join();
     }
-    std::atomic<std::uint64_t> job{0};  // the number of the record to sync; 0: none
-    std::atomic<bool> stop{false};
-    std::mutex m;
-    std::condition_variable cv;
-    std::uint64_t synced = 0;  // m
-    std::thread syncer([&] {
+    handoff_sync(const handoff_sync&) = delete;
+    handoff_sync& operator=(const handoff_sync&) = delete;
+
+    void operator()() {
+        job_.store(++asked_, std::memory_order_release);
+        std::unique_lock lk(m_);
+        cv_.wait(lk, [&] { return synced_ == asked_; });
+    }
+
+private:
+    void run(const fd_file& f) {
         std::uint64_t seen = 0;
-        while (!stop.load(std::memory_order_acquire)) {
-            const std::uint64_t j = job.load(std::memory_order_acquire);
+        while (!stop_.load(std::memory_order_acquire)) {
+            const std::uint64_t j = job_.load(std::memory_order_acquire);
             if (j == seen) {
                 std::this_thread::yield();
                 continue;
@@ -142,33 +152,26 @@ result fdatasync_handoff(context& ctx) {
             seen = j;
             f.datasync();
             {
-                std::lock_guard lk(m);
-                synced = j;
+                std::lock_guard lk(m_);
+                synced_ = j;
             }
-            cv.notify_one();
+            cv_.notify_one();
         }
-    });
-    const auto record = pattern(kib);
-    result r;
-    r.latencies.reserve(room * 8);
-    const timed_part total;
-    std::uint64_t i = 0;
-    for (; loop.more(i, total); ++i) {
-        const stopwatch op;
-        f.pwrite_all(record.data(), record.size(), (i % room) * kib);
-        job.store(i + 1, std::memory_order_release);
-        std::unique_lock lk(m);
-        cv.wait(lk, [&] { return synced == i + 1; });
-        r.latencies.add(op.elapsed());
     }
-    total.stop(r);
-    stop.store(true, std::memory_order_release);
-    syncer.join();
-    r.records = i;
-    r.value_bytes = kib;
-    r.extra.emplace_back("fdatasyncs", static_cast<double>(i));
-    return r;
-}
+
+    std::uint64_t asked_ = 0;            // the caller's
+    std::atomic<std::uint64_t> job_{0};  // the number of the write to sync; 0: none
+    std::atomic<bool> stop_{false};
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::uint64_t synced_ = 0;  // m_
+    std::thread syncer_;        // last: starts once the members above exist
+};
+
+result fdatasync_prezeroed(context& ctx) { return fdatasync_loop<direct_sync>(ctx, true); }
+result fdatasync_growing(context& ctx) { return fdatasync_loop<direct_sync>(ctx, false); }
+// raw.fdatasync.prezeroed.1k with each fdatasync handed to a second thread.
+result fdatasync_handoff(context& ctx) { return fdatasync_loop<handoff_sync>(ctx, true); }
 
 // Buffered 1 MiB writes into a growing file, no sync: the page-cache bandwidth that bounds
 // `fsync_policy::os()` throughput. The file is cut back to nothing after every 256 MiB (the
