@@ -37,10 +37,15 @@ std::error_code map_segment(file_system& fs, const std::shared_ptr<segment_slot>
     if (auto ec = fs.open(slot->path, open_mode::read_only, f)) return ec;
     std::uint64_t size = 0;
     if (auto ec = f->size(size)) return ec;
-    if (auto ec = f->map(std::max(size, min_length), m->region)) return ec;
-    m->mapped = m->region->bytes();
     m->f = std::move(f);
+    if (auto ec = m->map(std::max(size, min_length))) return ec;
     out = std::move(m);
+    return {};
+}
+
+std::error_code segment_map::map(std::uint64_t length) {
+    if (auto ec = f->map(length, region)) return ec;
+    mapped = region->bytes();
     return {};
 }
 
@@ -403,8 +408,7 @@ std::error_code segment_registry::open_map(const std::shared_ptr<segment_slot>& 
     // The whole segment as it may grow (a file prepared with preallocation::none grows as
     // records are appended): readers only touch bytes below the written end, which the file
     // always holds, so the pages past its current size are never read.
-    if (auto ec = m->f->map(std::max(size, map_length()), m->region)) return ec;
-    m->mapped = m->region->bytes();
+    if (auto ec = m->map(std::max(size, map_length()))) return ec;
     slot->mapping = m;
     out = std::move(m);
     return {};

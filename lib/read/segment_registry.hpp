@@ -86,6 +86,9 @@ struct segment_map {
     std::shared_ptr<const mapped_region> region;
     std::span<const std::byte> mapped;  ///< region->bytes(), read once: a scan asks for every record
     std::span<const std::byte> bytes() const noexcept { return mapped; }
+
+    /// Maps `length` bytes of `f` (at least its size) into `region` and `mapped`.
+    std::error_code map(std::uint64_t length);
 };
 
 /// Opens and maps the file of `slot` with `fs`: at least `min_length` bytes (beyond the file's
