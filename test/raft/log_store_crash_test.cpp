@@ -173,9 +173,11 @@ BOOST_AUTO_TEST_CASE(every_power_cut_recovers_a_state_the_engine_accepts_with_no
     std::vector<captured> states;
     f.disk->set_after_hook([&](const sim_event& ev, std::error_code ec) {
         if (ec || !mutates(ev.op)) return;
-        auto snap = f.disk->snapshot();
+        // The disk's state and what was acknowledged, taken together: a call that returns on
+        // the test thread between the two would pair a state from before its sync with an
+        // acknowledgement from after it.
         std::lock_guard lk(mutex);
-        states.push_back({std::move(snap), ack, ev.seq});
+        states.push_back({f.disk->snapshot(), ack, ev.seq});
     });
     auto update = [&](auto fn) {
         std::lock_guard lk(mutex);
