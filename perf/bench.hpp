@@ -273,6 +273,24 @@ inline constexpr batch_spec append_batches[] = {
 /// that no zero-filling runs during a measured part (open_workloads.cpp).
 void wait_for_spare(wal& w);
 
+/// CRC32C of each KiB of the first `limit` bytes of `files`, taken in order, each file mapped
+/// read-only and unmapped before the next: one pass of raw.mmap_crc.1gib. The CRCs folded.
+std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std::uint64_t limit);
+
+/// The rate (MB/s) of mmap_crc_pass over the first `limit` bytes of the segment files of the
+/// log in `dir`, in log order, repeated for stable_seconds (one pass when `once`): the floor of
+/// reading exactly the bytes a scan or a recovery of that log reads, in the folios the page
+/// cache holds them in.
+double log_files_crc_mb_per_s(const std::filesystem::path& dir, std::uint64_t limit, bool once);
+
+/// Adds to `r` (whose timed part read `read_bytes` of the log in `dir`) the rate of
+/// log_files_crc_mb_per_s over `limit` bytes, "same_files_mb_per_s" (one pass when --records
+/// fixed the scale), and r's rate as a fraction of it, "ratio_to_same_files": what a reader
+/// of the log costs beyond checking the CRCs of its bytes where they lie. The row's ratio_to
+/// raw.mmap_crc.1gib also includes how the page cache holds those bytes.
+void same_files_floor(result& r, const context& ctx, const std::filesystem::path& dir, std::uint64_t limit,
+                      double read_bytes);
+
 template <class T>
 inline void keep(const T& value) noexcept {
     asm volatile("" : : "r,m"(value) : "memory");

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -281,6 +282,55 @@ result memcpy_crc(context& ctx, std::size_t bytes) {
     return r;
 }
 
+}  // namespace
+
+std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std::uint64_t limit) {
+    std::uint32_t fold = 0;
+    for (const auto& p : files) {
+        if (limit < kib) break;
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) fail("open");
+        const auto size = static_cast<std::size_t>(
+            std::min<std::uint64_t>(std::filesystem::file_size(p), limit));
+        void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+        ::close(fd);
+        if (m == MAP_FAILED) fail("mmap");
+        const auto* b = static_cast<const std::byte*>(m);
+        std::size_t off = 0;
+        for (; off + kib <= size; off += kib) fold ^= detail::crc32c_extend(0, b + off, kib);
+        ::munmap(m, size);
+        limit -= off;
+    }
+    return fold;
+}
+
+double log_files_crc_mb_per_s(const std::filesystem::path& dir, std::uint64_t limit, bool once) {
+    std::vector<std::pair<std::string, std::filesystem::path>> named;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".wal") named.emplace_back(e.path().filename(), e.path());
+    std::sort(named.begin(), named.end());  // segment names sort in log order (fixed-width ids)
+    std::vector<std::filesystem::path> files;
+    for (auto& [name, path] : named) files.push_back(std::move(path));
+    keep(mmap_crc_pass(files, limit));  // the mappings' page tables, as a scan's first pass
+    std::uint64_t bytes = 0;
+    const stopwatch total;
+    do {
+        keep(mmap_crc_pass(files, limit));
+        bytes += limit / kib * kib;
+    } while (!once && std::chrono::duration<double>(total.elapsed()).count() < stable_seconds);
+    return static_cast<double>(bytes) / 1e6 / std::chrono::duration<double>(total.elapsed()).count();
+}
+
+void same_files_floor(result& r, const context& ctx, const std::filesystem::path& dir, std::uint64_t limit,
+                      double read_bytes) {
+    const double floor = log_files_crc_mb_per_s(dir, limit, ctx.records_fixed());
+    if (!(floor > 0) || !(r.seconds > 0)) throw std::runtime_error("same_files: nothing was read");
+    r.extra.emplace_back("same_files_mb_per_s", floor);
+    r.extra.emplace_back("ratio_to_same_files", read_bytes / 1e6 / r.seconds / floor);
+}
+
+namespace {
+
 // Recovery's and a scan's floor: map files of 128 MiB (a segment) that the page cache holds,
 // one at a time, and CRC32C each 1 KiB of them, as recovery checks each record, unmapping
 // each file before the next (1 GiB by default, --records counts KiB). Unlike raw.memcpy_crc
@@ -307,22 +357,8 @@ result mmap_crc(context& ctx) {
                          static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, size - off)), off);
         left -= size;
     }
-    auto pass = [&] {
-        std::uint32_t fold = 0;
-        for (const auto& p : files) {
-            const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) fail("open");
-            const auto size = static_cast<std::size_t>(std::filesystem::file_size(p));
-            void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-            ::close(fd);
-            if (m == MAP_FAILED) fail("mmap");
-            const auto* b = static_cast<const std::byte*>(m);
-            for (std::size_t off = 0; off + kib <= size; off += kib)
-                fold ^= detail::crc32c_extend(0, b + off, kib);
-            ::munmap(m, size);
-        }
-        return fold;
-    };
+    const std::uint64_t all = n * kib;
+    auto pass = [&] { return mmap_crc_pass(files, all); };
     keep(pass());  // the page cache holds the files from here on
     result r;
     r.latencies.reserve(64);

@@ -124,6 +124,8 @@ result recover(context& ctx, std::uint64_t default_records, bool repeat) {
     r.extra.emplace_back("opens", static_cast<double>(opens));
     r.extra.emplace_back("rss_anon_peak_mb", rss.anon_peak_mb());
     r.extra.emplace_back("rss_file_peak_mb", rss.file_peak_mb());
+    same_files_floor(r, ctx, cfg.dir, n * 1024, static_cast<double>(n * 1024 * opens));
+    r.note = "same_files: raw.mmap_crc's loop over this log's own segment files";
     return r;
 }
 
