@@ -48,6 +48,7 @@ wal_config bench_config(const context& ctx, fsync_policy policy) {
     // (doc/performance.md): wal_config::first_segment_size in bytes (0: full size).
     if (const char* first = std::getenv("NORIWAL_BENCH_FIRST_SEGMENT_SIZE"))
         cfg.first_segment_size = std::strtoull(first, nullptr, 10);
+    prealloc_from_env(cfg);
     return cfg;
 }
 

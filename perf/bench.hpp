@@ -50,7 +50,8 @@
 
 namespace noriwal {
 class wal;
-}
+struct wal_config;
+}  // namespace noriwal
 
 namespace noriwal::bench {
 
@@ -141,6 +142,11 @@ inline std::optional<std::chrono::microseconds> idle_spin_from_env() {
     if (spin == nullptr) return std::nullopt;
     return std::chrono::microseconds(std::strtol(spin, nullptr, 10));
 }
+
+/// NORIWAL_BENCH_PREALLOC, if set (zero_fill, fallocate or none): the wal_config::prealloc
+/// that the append, read and recovery workloads use instead of the default, to weigh the ways
+/// of preparing a segment file (open_workloads.cpp).
+void prealloc_from_env(wal_config& cfg);
 
 /// Which rate a ratio to the baseline compares.
 enum class rate : std::uint8_t { records_per_s, mb_per_s };

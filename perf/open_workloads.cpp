@@ -19,9 +19,11 @@
 #include "internal/wal.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace noriwal::bench {
@@ -32,6 +34,22 @@ void wait_for_spare(wal& w) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (core->spares_in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
+void prealloc_from_env(wal_config& cfg) {
+    const char* name = std::getenv("NORIWAL_BENCH_PREALLOC");
+    if (name == nullptr) return;
+    const std::string_view n(name);
+    if (n == "zero_fill") {
+        cfg.prealloc = preallocation::zero_fill;
+    } else if (n == "fallocate") {
+        cfg.prealloc = preallocation::fallocate;
+    } else if (n == "none") {
+        cfg.prealloc = preallocation::none;
+    } else {
+        throw std::runtime_error("NORIWAL_BENCH_PREALLOC: zero_fill, fallocate or none, not " +
+                                 std::string(n));
+    }
 }
 
 namespace {

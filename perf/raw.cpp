@@ -290,8 +290,8 @@ std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std
         if (limit < kib) break;
         const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) fail("open");
-        const auto size = static_cast<std::size_t>(
-            std::min<std::uint64_t>(std::filesystem::file_size(p), limit));
+        const auto size =
+            static_cast<std::size_t>(std::min<std::uint64_t>(std::filesystem::file_size(p), limit));
         void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
         ::close(fd);
         if (m == MAP_FAILED) fail("mmap");
@@ -307,7 +307,8 @@ std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std
 double log_files_crc_mb_per_s(const std::filesystem::path& dir, std::uint64_t limit, bool once) {
     std::vector<std::pair<std::string, std::filesystem::path>> named;
     for (const auto& e : std::filesystem::directory_iterator(dir))
-        if (e.is_regular_file() && e.path().extension() == ".wal") named.emplace_back(e.path().filename(), e.path());
+        if (e.is_regular_file() && e.path().extension() == ".wal")
+            named.emplace_back(e.path().filename(), e.path());
     std::sort(named.begin(), named.end());  // segment names sort in log order (fixed-width ids)
     std::vector<std::filesystem::path> files;
     for (auto& [name, path] : named) files.push_back(std::move(path));

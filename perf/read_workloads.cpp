@@ -48,6 +48,7 @@ wal_config read_config(const context& ctx) {
     // Several segments, so that a scan crosses segment boundaries and releases mappings.
     cfg.max_segment_size = 32u << 20;
     cfg.max_record_size = 1u << 20;
+    prealloc_from_env(cfg);
     return cfg;
 }
 
@@ -128,8 +129,9 @@ result scan_1k(context& ctx) {
     r.extra.emplace_back("segment_mib", static_cast<double>(read_config(ctx).max_segment_size) / (1 << 20));
     r.extra.emplace_back("rss_growth_mib", static_cast<double>(rss_max - rss_before) / (1 << 20));
     same_files_floor(r, ctx, read_config(ctx).dir, log_bytes, static_cast<double>(log_bytes * scans));
-    r.note = "rss_growth_mib: the most the resident set grew during a scan (one segment mapped at a time); "
-             "same_files: raw.mmap_crc's loop over this log's own segment files";
+    r.note =
+        "rss_growth_mib: the most the resident set grew during a scan (one segment mapped at a time); "
+        "same_files: raw.mmap_crc's loop over this log's own segment files";
     return r;
 }
 

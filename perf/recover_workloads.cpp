@@ -50,6 +50,7 @@ wal_config recover_config(const context& ctx) {
     // as a wal with the default configuration leaves them: in the 256 KiB folios of their
     // zero-filling writes (a file grown by appends alone maps slower: doc/performance.md). The spare is
     // prepared before the measured opens, so none of them zero-fills one.
+    prealloc_from_env(cfg);
     return cfg;
 }
 
