@@ -288,10 +288,11 @@ std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std
     std::uint32_t fold = 0;
     for (const auto& p : files) {
         if (limit < kib) break;
-        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) fail("open");
         const auto size =
             static_cast<std::size_t>(std::min<std::uint64_t>(std::filesystem::file_size(p), limit));
+        if (size < kib) continue;  // nothing to check (and nothing to map)
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) fail("open");
         void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
         ::close(fd);
         if (m == MAP_FAILED) fail("mmap");
