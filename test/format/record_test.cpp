@@ -376,6 +376,32 @@ BOOST_AUTO_TEST_CASE(every_single_bit_flip_is_detected) {
     }
 }
 
+// The padding that aligns a record to 8 bytes (0 to 7 bytes, not covered by a CRC) must be
+// zeros: every bit set in it, for every padding length, is damage.
+BOOST_AUTO_TEST_CASE(every_padding_length_is_checked_to_the_last_bit) {
+    std::vector<std::size_t> seen;
+    for (std::size_t value = 0; value < 8; ++value) {
+        auto b = frame(record::put("", std::string(value, 'v')));
+        const std::size_t used = 32 + value;  // header, empty key, value: no TTL, no compression
+        BOOST_TEST_REQUIRE(b.size() == (used + 7) / 8 * 8);
+        seen.push_back(b.size() - used);
+        nd::record_view rv;
+        BOOST_TEST_REQUIRE(decode(b, rv) == decode_status::ok);
+        BOOST_TEST(rv.size == b.size());
+        for (std::size_t at = used; at < b.size(); ++at) {
+            for (int bit = 0; bit < 8; ++bit) {
+                b[at] ^= std::byte{static_cast<unsigned char>(1u << bit)};
+                BOOST_TEST((decode(b) == decode_status::bad_payload_crc),
+                           "value " << value << ", byte " << at << ", bit " << bit);
+                b[at] ^= std::byte{static_cast<unsigned char>(1u << bit)};
+            }
+        }
+        BOOST_TEST(decode(b) == decode_status::ok);
+    }
+    std::sort(seen.begin(), seen.end());
+    BOOST_TEST(seen == (std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(every_truncation_is_short) {
     const auto b = frame(record::put(noriwal::as_bytes("key"), compressible(200)).with_ttl(1s));
     for (std::size_t n = 0; n < b.size(); ++n) {
