@@ -65,6 +65,20 @@ std::error_code reader_core::seek(const position& p) {
 }
 
 std::optional<entry> reader_core::try_next(std::error_code& ec) {
+    // A scan's usual step, taken without the general loop's calls: the next record of a wal
+    // reader's segment, visible and intact. Anything else (a mismatch, the end of what is
+    // known, expiry to check, a sticky error) takes the general path, which decodes the bytes
+    // again and judges them.
+    if (auto* s = std::get_if<wal_source>(&source_);
+        s != nullptr && !opts_.skip_expired && !cur_.sticky && s->at_visible_record(cur_)) {
+        record_view rv;
+        if (cur_.decode(s->decode_limit(), rv) == decode_status::ok && rv.lsn == cur_.expected) {
+            const std::uint64_t at = cur_.offset;
+            cur_.pass(rv);
+            ec.clear();
+            return make_entry(rv, cur_.seg.map, cur_.seg.id, at, buf_, ec);
+        }
+    }
     return std::visit([&](auto& source) { return read_next(source, ec); }, source_);
 }
 

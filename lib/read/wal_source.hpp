@@ -38,6 +38,12 @@ public:
     /// A truncate_after ran since the last snapshot: damage found meanwhile may come from a
     /// view of the log that no longer holds (the read is tried again).
     bool view_changed() const noexcept { return registry_->epoch() != epoch_; }
+    /// The cursor stands in a mapped segment before its known end, on a record the last
+    /// snapshot shows, and no truncation came since: find_record would say `ready` without a
+    /// step, and begin_read would do nothing.
+    bool at_visible_record(const cursor_state& cur) const noexcept {
+        return cur.expected <= limit_ && cur.seg.map && cur.offset < cur.seg.end && !view_changed();
+    }
 
     /// Before the log's first record (seek_start) or after its last (seek_end, `to_end`), as
     /// the registry reports them now.
