@@ -65,34 +65,20 @@ std::error_code reader_core::seek(const position& p) {
 }
 
 std::optional<entry> reader_core::try_next(std::error_code& ec) {
-    // A scan's usual step, taken without the general loop's calls: the next record of a wal
-    // reader's segment, visible and intact. Anything else (a mismatch, the end of what is
-    // known, expiry to check, a sticky error) takes the general path, which decodes the bytes
-    // again and judges them.
-    if (auto* s = std::get_if<wal_source>(&source_);
-        s != nullptr && !opts_.skip_expired && !cur_.sticky && s->at_visible_record(cur_)) {
-        record_view rv;
-        if (cur_.decode(s->decode_limit(), rv) == decode_status::ok && rv.lsn == cur_.expected) {
-            const std::uint64_t at = cur_.offset;
-            cur_.pass(rv);
-            ec.clear();
-            return make_entry(rv, cur_.seg.map, cur_.seg.id, at, buf_, ec);
-        }
-    }
     return std::visit([&](auto& source) { return read_next(source, ec); }, source_);
 }
 
 template <class Source>
 std::optional<entry> reader_core::read_next(Source& source, std::error_code& ec) {
-    for (;;) {
-        auto e = read_once(source, ec);
-        if (e) return e;
-        // Damage must come from one consistent view of the log: a truncate_after during the
-        // call may have left the watermark read before it covering records that the segments
-        // found after it no longer have. The next attempt starts from a new view; each one
-        // takes in at least one more truncation.
-        if (ec != errc::corrupted || !source.view_changed()) return e;
-    }
+    // One object, returned on every path: the entry is built where the caller receives it
+    // (moving an entry that was just written field by field waits for those stores).
+    std::optional<entry> e = read_once(source, ec);
+    // Damage must come from one consistent view of the log: a truncate_after during the call
+    // may have left the watermark read before it covering records that the segments found
+    // after it no longer have. The next attempt starts from a new view; each one takes in at
+    // least one more truncation.
+    while (!e && ec == errc::corrupted && source.view_changed()) e = read_once(source, ec);
+    return e;
 }
 
 template <class Source>

@@ -92,12 +92,7 @@ std::error_code wal_source::enter_segment(cursor_state& cur) {
     return errc::not_found;
 }
 
-std::error_code wal_source::begin_read(cursor_state& cur) {
-    if (view_changed()) refresh_snapshot(cur);
-    return {};
-}
-
-read_step wal_source::find_record(cursor_state& cur, std::error_code& ec) {
+read_step wal_source::find_record_elsewhere(cursor_state& cur, std::error_code& ec) {
     if (cur.expected > limit_) {
         refresh_snapshot(cur);
         if (cur.sticky) return read_step::again;

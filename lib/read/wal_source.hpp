@@ -29,21 +29,23 @@ public:
     std::uint32_t decode_limit() const noexcept { return any_record_size; }
 
     // The steps of reader_core::try_next.
+    // The two steps every record of a scan takes are inline, and cheap when nothing changed:
+    // their work is out of line (a scan reads its records through them one by one).
     /// Before a read: takes in a truncation that happened since the last one.
-    std::error_code begin_read(cursor_state& cur);
+    std::error_code begin_read(cursor_state& cur) {
+        if (view_changed()) refresh_snapshot(cur);
+        return {};
+    }
     /// Puts the cursor on the segment and offset of `cur.expected`, if it is visible.
-    read_step find_record(cursor_state& cur, std::error_code& ec);
+    read_step find_record(cursor_state& cur, std::error_code& ec) {
+        if (cur.expected <= limit_ && cur.seg.map && cur.offset < cur.seg.end) return read_step::ready;
+        return find_record_elsewhere(cur, ec);
+    }
     /// The bytes at the cursor are not the record expected (`st`, `rv`: what decoded there).
     read_step on_mismatch(cursor_state& cur, decode_status st, const record_view& rv, std::error_code& ec);
     /// A truncate_after ran since the last snapshot: damage found meanwhile may come from a
     /// view of the log that no longer holds (the read is tried again).
     bool view_changed() const noexcept { return registry_->epoch() != epoch_; }
-    /// The cursor stands in a mapped segment before its known end, on a record the last
-    /// snapshot shows, and no truncation came since: find_record would say `ready` without a
-    /// step, and begin_read would do nothing.
-    bool at_visible_record(const cursor_state& cur) const noexcept {
-        return cur.expected <= limit_ && cur.seg.map && cur.offset < cur.seg.end && !view_changed();
-    }
 
     /// Before the log's first record (seek_start) or after its last (seek_end, `to_end`), as
     /// the registry reports them now.
@@ -64,6 +66,9 @@ public:
     bool remove_waiter(const tail_waiter* w) { return registry_->remove_waiter(w); }
 
 private:
+    /// find_record when `cur.expected` is not within the segment the cursor holds, as far as
+    /// the last snapshot knows.
+    read_step find_record_elsewhere(cursor_state& cur, std::error_code& ec);
     void refresh_snapshot(cursor_state& cur);
     lsn_t visible(const registry_snapshot& s) const noexcept {
         return visible_ == visibility::durable ? s.durable : s.written;
