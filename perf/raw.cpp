@@ -3,6 +3,7 @@
 #include "bench.hpp"
 
 #include <noriwal/detail/crc32c.hpp>
+#include <noriwal/detail/format.hpp>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -306,14 +307,12 @@ std::uint32_t mmap_crc_pass(const std::vector<std::filesystem::path>& files, std
 }
 
 double log_files_crc_mb_per_s(const std::filesystem::path& dir, std::uint64_t limit, bool once) {
-    std::vector<std::pair<std::string, std::filesystem::path>> named;
-    for (const auto& e : std::filesystem::directory_iterator(dir))
-        if (e.is_regular_file() && e.path().extension() == ".wal")
-            named.emplace_back(e.path().filename(), e.path());
-    std::sort(named.begin(), named.end());  // segment names sort in log order (fixed-width ids)
     std::vector<std::filesystem::path> files;
-    for (auto& [name, path] : named) files.push_back(std::move(path));
-    keep(mmap_crc_pass(files, limit));  // the mappings' page tables, as a scan's first pass
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (std::uint64_t id = 0; detail::parse_segment_file_name(e.path().filename().string(), id))
+            files.push_back(e.path());
+    std::sort(files.begin(), files.end());  // segment names sort in log order (fixed-width ids)
+    keep(mmap_crc_pass(files, limit));      // the mappings' page tables, as a scan's first pass
     std::uint64_t bytes = 0;
     const stopwatch total;
     do {
