@@ -119,6 +119,67 @@ void check(boost::system::error_code ec) {
     if (ec) throw std::runtime_error("append: " + ec.message());
 }
 
+// A durable append is read against raw.fdatasync.prezeroed.1k, but this machine's fdatasync
+// takes 85 us in one second and 130 us in another, so two loops run one after the other can
+// differ by a quarter whatever they do. So, after its measured part, a single writer awaiting
+// durable appends takes turns with that raw loop and with raw.fdatasync.handoff.1k: `rounds`
+// rounds of one slice each (in an order that rotates), each side meeting the disk in the same
+// seconds. The rates over the turns and the wal's ratios to both loops are added to `r`
+// ("interleaved_*").
+void take_turns_with_raw(const context& ctx, asio::io_context& ioc, wal& w, std::uint64_t value_bytes,
+                         std::uint64_t n, result& r) {
+    constexpr int rounds = 9;
+    const std::uint64_t slice = std::clamp<std::uint64_t>(n / rounds, 1, 250);
+    fdatasync_slices prezeroed(ctx.dir() / "raw.prezeroed", slice, false);
+    std::chrono::nanoseconds took[3] = {};  // the wal, the raw loop, the raw loop handed off
+    record_source src(value_bytes);
+    auto wal_slice = [&]() -> asio::awaitable<void> {
+        const stopwatch t;
+        for (std::uint64_t k = 0; k < slice; ++k) co_await w.async_append(src.next(), asio::use_awaitable);
+        took[0] += t.elapsed();
+    };
+    auto raw_slice = [&](int which) {
+        if (which == 1) {
+            took[1] += prezeroed.run(slice);
+        } else {
+            // Made for its turn only: its second thread polls, and must not take a core from
+            // the others' turns.
+            fdatasync_slices handed_off(ctx.dir() / "raw.handoff", slice, true);
+            took[2] += handed_off.run(slice);
+        }
+    };
+    std::exception_ptr failure;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < rounds; ++i) {
+                for (int turn = 0; turn < 3; ++turn) {
+                    const int which = (i + turn) % 3;
+                    if (which == 0) {
+                        co_await wal_slice();
+                    } else {
+                        raw_slice(which);
+                    }
+                }
+            }
+        },
+        [&](std::exception_ptr e) {
+            if (e) failure = e;
+        });
+    ioc.restart();
+    ioc.run();
+    if (failure) std::rethrow_exception(failure);
+    const double records = static_cast<double>(rounds * slice);
+    auto per_s = [&](std::chrono::nanoseconds d) {
+        return records / std::chrono::duration<double>(d).count();
+    };
+    r.extra.emplace_back("interleaved_per_s", per_s(took[0]));
+    r.extra.emplace_back("interleaved_prezeroed_per_s", per_s(took[1]));
+    r.extra.emplace_back("interleaved_handoff_per_s", per_s(took[2]));
+    r.extra.emplace_back("interleaved_ratio_to_prezeroed", per_s(took[0]) / per_s(took[1]));
+    r.extra.emplace_back("interleaved_ratio_to_handoff", per_s(took[0]) / per_s(took[2]));
+}
+
 // Each of `writers` coroutines appends (or appends a batch of `batch` records) and awaits the
 // completion before its next one, until n records are written in all.
 result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, std::uint64_t n, int writers,
@@ -159,6 +220,8 @@ result awaiting(context& ctx, fsync_policy policy, std::uint64_t value_bytes, st
     r.records = n;
     r.value_bytes = value_bytes;
     add_stats(r, w);
+    if (policy.policy() == fsync_policy::kind::always && writers == 1 && batch == 1)
+        take_turns_with_raw(ctx, ioc, w, value_bytes, n, r);
     close_on(ioc, w);
     return r;
 }

@@ -42,6 +42,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -296,6 +297,24 @@ double log_files_crc_mb_per_s(const std::filesystem::path& dir, std::uint64_t li
 /// raw.mmap_crc.1gib also includes how the page cache holds those bytes.
 void same_files_floor(result& r, const context& ctx, const std::filesystem::path& dir, std::uint64_t limit,
                       double read_bytes);
+
+/// raw.fdatasync.prezeroed.1k's loop (and raw.fdatasync.handoff.1k's, with `handed_off`), run
+/// in slices, so that a workload can take turns with it: each slice of the wal and each slice
+/// of the raw loop then meets the disk in the same seconds. The file holds `room` records,
+/// zero-filled and synced at construction; writes go round it.
+class fdatasync_slices {
+public:
+    fdatasync_slices(const std::filesystem::path& file, std::uint64_t room, bool handed_off);
+    ~fdatasync_slices();
+    fdatasync_slices(const fdatasync_slices&) = delete;
+    fdatasync_slices& operator=(const fdatasync_slices&) = delete;
+    /// Writes and syncs `n` 1 KiB records, one at a time; the time it took.
+    std::chrono::nanoseconds run(std::uint64_t n);
+
+private:
+    struct loop;
+    std::unique_ptr<loop> loop_;
+};
 
 template <class T>
 inline void keep(const T& value) noexcept {

@@ -74,6 +74,15 @@ std::vector<std::byte> pattern(std::size_t n) {
     return out;
 }
 
+// Writes zeros over the first `bytes` (rounded up to MiB) of `f` and syncs them: the blocks
+// are then written, so that an fdatasync after a write into them has data to flush but no block
+// allocation or size change to journal.
+void zero_fill(const fd_file& f, std::uint64_t bytes) {
+    const std::vector<std::byte> zeros(mib);
+    for (std::uint64_t off = 0; off < bytes; off += mib) f.pwrite_all(zeros.data(), zeros.size(), off);
+    f.datasync();
+}
+
 // pwrite of one 1 KiB record, then fdatasync, per record: the cost of one durable append with
 // no batching, the floor under `fsync_policy::always()` with a single writer. At least 20 000
 // records and 0.5 s: a disk that syncs in 10 us would be done in 0.2 s. The prezeroed file
@@ -87,14 +96,7 @@ result fdatasync_loop(context& ctx, bool prezeroed) {
     const stable_loop loop(ctx, 20000);
     const std::uint64_t room = loop.min_records();
     const fd_file f(ctx.dir() / "raw.data");
-    if (prezeroed) {
-        // Blocks written and synced beforehand: the fdatasync in the loop then has data to
-        // flush but no block allocation or size change to journal.
-        const std::vector<std::byte> zeros(mib);
-        for (std::uint64_t off = 0; off < room * kib; off += mib)
-            f.pwrite_all(zeros.data(), zeros.size(), off);
-        f.datasync();
-    }
+    if (prezeroed) zero_fill(f, room * kib);
     Sync sync(f);
     const auto record = pattern(kib);
     result r;
@@ -441,4 +443,37 @@ const registration regs[] = {
 };
 
 }  // namespace
+
+struct fdatasync_slices::loop {
+    loop(const std::filesystem::path& file, std::uint64_t room_records, bool handed_off)
+        : f(file), room(std::max<std::uint64_t>(room_records, 1)) {
+        zero_fill(f, room * kib);
+        if (handed_off) handoff.emplace(f);
+    }
+    fd_file f;
+    std::uint64_t room;
+    std::vector<std::byte> record = pattern(kib);
+    std::uint64_t next = 0;
+    std::optional<handoff_sync> handoff;  // after f: stops before f closes
+};
+
+fdatasync_slices::fdatasync_slices(const std::filesystem::path& file, std::uint64_t room, bool handed_off)
+    : loop_(std::make_unique<loop>(file, room, handed_off)) {}
+
+fdatasync_slices::~fdatasync_slices() = default;
+
+std::chrono::nanoseconds fdatasync_slices::run(std::uint64_t n) {
+    loop& l = *loop_;
+    const stopwatch took;
+    for (std::uint64_t i = 0; i < n; ++i, ++l.next) {
+        l.f.pwrite_all(l.record.data(), l.record.size(), (l.next % l.room) * kib);
+        if (l.handoff) {
+            (*l.handoff)();
+        } else {
+            l.f.datasync();
+        }
+    }
+    return took.elapsed();
+}
+
 }  // namespace noriwal::bench
