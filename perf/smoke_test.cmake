@@ -21,6 +21,16 @@ function(wal_bench_json out_var)
   set(${out_var} "${lines}" PARENT_SCOPE)
 endfunction()
 
+# Fails the test unless each field named after `name` and `line` is a number in that JSON line.
+function(expect_numbers name line)
+  foreach(field IN LISTS ARGN)
+    string(JSON type ERROR_VARIABLE jerr TYPE "${line}" ${field})
+    if(jerr OR NOT type STREQUAL "NUMBER")
+      message(FATAL_ERROR "${name}: no number ${field}: ${line}")
+    endif()
+  endforeach()
+endfunction()
+
 # --list names every raw baseline.
 execute_process(COMMAND "${WAL_BENCH}" --list OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -104,22 +114,12 @@ foreach(line IN LISTS lines)
   endif()
   # A scan and a recovery also report the floor of their log's own files and their ratio to it.
   if(name STREQUAL "scan.1k" OR name STREQUAL "recover.1gib")
-    foreach(field same_files_mb_per_s ratio_to_same_files)
-      string(JSON type ERROR_VARIABLE jerr TYPE "${line}" ${field})
-      if(jerr OR NOT type STREQUAL "NUMBER")
-        message(FATAL_ERROR "${name}: no number ${field}: ${line}")
-      endif()
-    endforeach()
+    expect_numbers("${name}" "${line}" same_files_mb_per_s ratio_to_same_files)
   endif()
   # A single writer of durable appends also takes turns with the raw fdatasync loops.
   if(name MATCHES "^append\\.always\\.1k\\.await")
-    foreach(field interleaved_per_s interleaved_prezeroed_per_s interleaved_handoff_per_s
-                  interleaved_ratio_to_prezeroed interleaved_ratio_to_handoff)
-      string(JSON type ERROR_VARIABLE jerr TYPE "${line}" ${field})
-      if(jerr OR NOT type STREQUAL "NUMBER")
-        message(FATAL_ERROR "${name}: no number ${field}: ${line}")
-      endif()
-    endforeach()
+    expect_numbers("${name}" "${line}" interleaved_per_s interleaved_prezeroed_per_s interleaved_handoff_per_s
+                   interleaved_ratio_to_prezeroed interleaved_ratio_to_handoff)
   endif()
   string(REGEX MATCH "(^|\n)${name} [^\n]*\\[compared with ([^]]+)\\]" compared "${listing}")
   if(compared)
