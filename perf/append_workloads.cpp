@@ -131,22 +131,14 @@ void take_turns_with_raw(const context& ctx, asio::io_context& ioc, wal& w, std:
     constexpr int rounds = 9;
     const std::uint64_t slice = std::clamp<std::uint64_t>(n / rounds, 1, 250);
     fdatasync_slices prezeroed(ctx.dir() / "raw.prezeroed", slice, false);
+    fdatasync_slices handed_off(ctx.dir() / "raw.handoff", slice, true);
+    fdatasync_slices* raw[3] = {nullptr, &prezeroed, &handed_off};
     std::chrono::nanoseconds took[3] = {};  // the wal, the raw loop, the raw loop handed off
     record_source src(value_bytes);
     auto wal_slice = [&]() -> asio::awaitable<void> {
         const stopwatch t;
         for (std::uint64_t k = 0; k < slice; ++k) co_await w.async_append(src.next(), asio::use_awaitable);
         took[0] += t.elapsed();
-    };
-    auto raw_slice = [&](int which) {
-        if (which == 1) {
-            took[1] += prezeroed.run(slice);
-        } else {
-            // Made for its turn only: its second thread polls, and must not take a core from
-            // the others' turns.
-            fdatasync_slices handed_off(ctx.dir() / "raw.handoff", slice, true);
-            took[2] += handed_off.run(slice);
-        }
     };
     std::exception_ptr failure;
     asio::co_spawn(
@@ -158,7 +150,7 @@ void take_turns_with_raw(const context& ctx, asio::io_context& ioc, wal& w, std:
                     if (which == 0) {
                         co_await wal_slice();
                     } else {
-                        raw_slice(which);
+                        took[which] += raw[which]->run(slice);
                     }
                 }
             }

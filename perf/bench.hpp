@@ -301,7 +301,8 @@ void same_files_floor(result& r, const context& ctx, const std::filesystem::path
 /// raw.fdatasync.prezeroed.1k's loop (and raw.fdatasync.handoff.1k's, with `handed_off`), run
 /// in slices, so that a workload can take turns with it: each slice of the wal and each slice
 /// of the raw loop then meets the disk in the same seconds. The file holds `room` records,
-/// zero-filled and synced at construction; writes go round it.
+/// zero-filled and synced at construction; writes go round it. The hand-over's second thread
+/// runs during run() only.
 class fdatasync_slices {
 public:
     fdatasync_slices(const std::filesystem::path& file, std::uint64_t room, bool handed_off);
